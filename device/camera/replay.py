@@ -1,0 +1,119 @@
+"""Replay a folder of images (sorted by name) or a video file as if it were a camera.
+
+For demos, tests and debugging a misbehaving mood: the same frames in, the same moods out.
+A video keeps its own timeline: each camera frame advances it by ``1 / camera fps``
+seconds, so a 30 fps clip read at 2 fps skips 14 frames of 15 instead of playing in slow
+motion (and a clip slower than the camera repeats frames).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .base import CameraError, FrameSource
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".webp"})
+
+
+class ReplaySource(FrameSource):
+    name = "replay"
+
+    def __init__(self, path: str | Path, *, repeat: int = 1, loop: bool = True,
+                 fps: float = 2.0):
+        self.path = Path(path)
+        self.repeat = max(1, int(repeat))  # images only: hold each image this many frames
+        self.loop = loop
+        self.fps = float(fps)  # the camera rate the video is sampled at
+        self._images: list[Path] = []
+        self._video = None
+        self._video_fps = 0.0
+        self._i = 0  # images: frames delivered; video: camera frames delivered
+        self._decoded = -1  # video: index of the last frame decoded
+        self._held: tuple[int, np.ndarray] | None = None
+
+    def open(self) -> None:
+        import cv2
+
+        if self.path.is_dir():
+            self._images = sorted(
+                p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
+            )
+            if not self._images:
+                raise CameraError(f"replay: no images in {self.path}")
+        elif self.path.is_file():
+            cap = cv2.VideoCapture(str(self.path))
+            if not cap.isOpened():
+                raise CameraError(f"replay: cannot open video {self.path}")
+            fps = cap.get(cv2.CAP_PROP_FPS)
+            # a container without a rate: fall back to one video frame per camera frame
+            self._video_fps = fps if fps and 0 < fps < 1000 else self.fps
+            self._video = cap
+        else:
+            raise CameraError(f"replay: {self.path} does not exist")
+        self._i, self._decoded, self._held = 0, -1, None
+
+    @property
+    def finished(self) -> bool:
+        return not self.loop and self._video is None and self._i >= len(self._images) * self.repeat
+
+    def read(self) -> np.ndarray:
+        if self._video is not None:
+            return self._read_video()
+        if not self._images:
+            raise CameraError("replay: not open")
+        n = len(self._images) * self.repeat
+        if self._i >= n:
+            if not self.loop:
+                raise CameraError("replay: end of frames")
+            self._i = 0
+        idx = self._i // self.repeat
+        self._i += 1
+        return self._hold(idx, lambda: self._imread(self._images[idx]))
+
+    def _hold(self, idx: int, load) -> np.ndarray:
+        """Return frame ``idx``, decoding it only if it is not the one already held."""
+        if self._held is None or self._held[0] != idx:
+            self._held = (idx, load())
+        return self._held[1]
+
+    @staticmethod
+    def _imread(path: Path) -> np.ndarray:
+        import cv2
+
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise CameraError(f"replay: cannot read image {path}")
+        return frame
+
+    def _read_video(self) -> np.ndarray:
+        """The video frame shown at camera time ``i / fps``; grabs (no decode) past the rest."""
+        target = int(self._i * self._video_fps / self.fps + 1e-6)
+        self._i += 1
+        if self._held is not None and self._held[0] == target:
+            return self._held[1]
+        cap = self._video
+        while self._decoded < target - 1:
+            if not cap.grab():
+                return self._rewind_or_end()
+            self._decoded += 1
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return self._rewind_or_end()
+        self._decoded = target
+        self._held = (target, frame)
+        return frame
+
+    def _rewind_or_end(self) -> np.ndarray:
+        if not self.loop or self._decoded < 0:  # an empty video would loop forever
+            raise CameraError(f"replay: end of video {self.path}")
+        self.close()  # reopening rewinds reliably; seeking to 0 does not with every codec
+        self.open()
+        return self._read_video()
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
+            self._video = None
+        self._held = None

@@ -1,0 +1,36 @@
+"""``moodspeaker user [NAME]``: show or set the active listener (a running speaker follows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def cmd_user(args) -> int:
+    from ..app import user_file
+    from ..config import load_config
+
+    cfg = load_config(args.config)
+    if args.state_dir is not None:
+        cfg.state.dir = args.state_dir
+    path = user_file(cfg)
+    if args.name is None:
+        current = path.read_text(encoding="utf-8").strip() if path.exists() else None
+        print(current or cfg.user.active)
+        return 0
+    from ..config import config_from_dict
+
+    config_from_dict({"user": {"active": args.name}})  # same validation as the config key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(args.name + "\n", encoding="utf-8")
+    tmp.replace(path)
+    print(f"active user: {args.name}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("user", help="show or set the active listener")
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--config", type=Path, default=None)
+    p.add_argument("--state-dir", type=Path, default=None)
+    p.set_defaults(handler=cmd_user)

@@ -1,0 +1,56 @@
+"""Opening the speaker's SQLite files (journal, library index) the same careful way.
+
+WAL mode so readers (``journal tail``, the trainer's importer) never block the speaker,
+and a ``quick_check`` at open so a damaged file is reported at start, naming the file,
+instead of failing in the middle of a song with "database disk image is malformed".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+class DatabaseDamaged(Exception):
+    """The file is not an SQLite database, or its pages fail ``PRAGMA quick_check``."""
+
+
+def open_db(path: Path, schema: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Connect (creating the folder and the schema), in WAL mode, checked for damage.
+
+    Autocommit connection usable from one thread at a time, whichever thread that is
+    (the loop may run on another thread than the one that built it). Raises
+    ``DatabaseDamaged`` or ``OSError``; the caller words the message for its file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise DatabaseDamaged(f"damaged: {verdict}")
+        db.executescript(schema)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise DatabaseDamaged(str(exc)) from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+
+
+class SqliteFile:
+    """Base of the objects that own one connection: ``close()`` and ``with`` support."""
+
+    db: sqlite3.Connection
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,167 @@
+"""The library index: one SQLite row per playable track, plus the files that failed.
+
+The speaker never walks the music folder while playing; it reads this index. ``track_id``
+is the file's path relative to the library root (POSIX separators): stable across rescans
+and readable in the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..db import DatabaseDamaged, SqliteFile, open_db
+from ..errors import UserError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    track_id     TEXT PRIMARY KEY,
+    path         TEXT NOT NULL UNIQUE,
+    title        TEXT,
+    artist       TEXT,
+    album        TEXT,
+    genre_raw    TEXT,
+    genre        TEXT,               -- one of the seven genres, NULL when unmapped
+    genre_source TEXT,               -- 'tag' | 'folder' | NULL
+    duration_s   REAL NOT NULL,
+    mtime        REAL NOT NULL,
+    size         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tracks_genre ON tracks (genre);
+CREATE TABLE IF NOT EXISTS scan_errors (
+    path  TEXT PRIMARY KEY,
+    error TEXT NOT NULL,
+    mtime REAL NOT NULL,
+    size  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+@dataclass(frozen=True)
+class Track:
+    track_id: str
+    path: str
+    title: str | None
+    artist: str | None
+    album: str | None
+    genre_raw: str | None
+    genre: str | None
+    genre_source: str | None
+    duration_s: float
+    mtime: float = 0.0
+    size: int = 0
+
+    @property
+    def label(self) -> str:
+        """'Artist - Title' for the status line, falling back to the file name."""
+        title = self.title or Path(self.path).stem
+        return f"{self.artist} - {title}" if self.artist else title
+
+
+_COLS = (
+    "track_id, path, title, artist, album, genre_raw, genre, genre_source, duration_s, "
+    "mtime, size"
+)
+
+
+class LibraryIndex(SqliteFile):
+    """The index file. It only caches what the music folder says, so a damaged one is
+    moved aside (kept for inspection, never deleted) and rebuilt by the next scan."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            try:
+                self.db = open_db(self.path, SCHEMA)
+            except DatabaseDamaged as exc:
+                aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+                for suffix in ("", "-wal", "-shm"):
+                    src = Path(str(self.path) + suffix)
+                    if src.exists():
+                        src.rename(Path(str(aside) + suffix))
+                log.warning("%s: library index is damaged (%s); moved to %s, rebuilding"
+                            " it from the music folder", self.path, exc, aside)
+                self.db = open_db(self.path, SCHEMA)
+        except (DatabaseDamaged, OSError) as exc:
+            raise UserError(f"{self.path}: cannot open the library index: {exc}") from None
+
+    def tracks(self, *, playable_only: bool = True) -> list[Track]:
+        where = " WHERE genre IS NOT NULL" if playable_only else ""
+        rows = self.db.execute(f"SELECT {_COLS} FROM tracks{where} ORDER BY track_id")
+        return [Track(*r) for r in rows]
+
+    def get(self, track_id: str) -> Track | None:
+        r = self.db.execute(f"SELECT {_COLS} FROM tracks WHERE track_id = ?", (track_id,))
+        row = r.fetchone()
+        return Track(*row) if row else None
+
+    def stamps(self) -> dict[str, tuple[float, int]]:
+        """path -> (mtime, size) of everything already looked at, good or broken."""
+        out = {p: (m, s) for p, m, s in self.db.execute("SELECT path, mtime, size FROM tracks")}
+        out.update(
+            {p: (m, s) for p, m, s in self.db.execute("SELECT path, mtime, size FROM scan_errors")}
+        )
+        return out
+
+    def errors(self) -> list[tuple[str, str]]:
+        return list(self.db.execute("SELECT path, error FROM scan_errors ORDER BY path"))
+
+    def stats(self) -> dict[str, object]:
+        q = self.db.execute
+        total, hours = q(
+            "SELECT COUNT(*), COALESCE(SUM(duration_s), 0) / 3600 FROM tracks"
+        ).fetchone()
+        by_genre = dict(q("SELECT COALESCE(genre, '(unmapped)'), COUNT(*) FROM tracks GROUP BY 1"))
+        by_source = dict(
+            q("SELECT COALESCE(genre_source, '(none)'), COUNT(*) FROM tracks GROUP BY 1")
+        )
+        unmapped = dict(
+            q(
+                "SELECT COALESCE(genre_raw, '(no tag)'), COUNT(*) FROM tracks WHERE genre IS NULL"
+                " GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
+            )
+        )
+        broken = q("SELECT COUNT(*) FROM scan_errors").fetchone()[0]
+        return {
+            "tracks": total,
+            "hours": round(hours, 2),
+            "by_genre": by_genre,
+            "genre_source": by_source,
+            "unmapped_tags": unmapped,
+            "broken": broken,
+            "root": self.get_meta("root"),
+            "last_scan": self.get_meta("last_scan"),
+        }
+
+    def forget(self, track_id: str, error: str) -> None:
+        """A track failed to play: a vanished file leaves the index; a file still there
+        becomes a scan error, not offered again until its mtime or size changes."""
+        row = self.db.execute("SELECT path FROM tracks WHERE track_id = ?",
+                              (track_id,)).fetchone()
+        if row is None:
+            return
+        path = row[0]
+        try:
+            st = Path(path).stat()
+        except OSError:
+            st = None
+        self.db.execute("BEGIN")
+        self.db.execute("DELETE FROM tracks WHERE track_id = ?", (track_id,))
+        if st is not None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO scan_errors (path, error, mtime, size) VALUES (?,?,?,?)",
+                (path, f"failed to play: {error}", st.st_mtime, st.st_size),
+            )
+        self.db.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        r = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return r[0] if r else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

@@ -1,0 +1,71 @@
+"""The live status line: mood, confidence, track, genre and why it was chosen."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from .speaker import SpeakerStatus
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def format_status(st: SpeakerStatus) -> str:
+    cam = "" if st.camera_ok else " (no camera)"
+    mood = f"{st.mood} {st.confidence:.2f}{cam}"
+    if st.track is None:
+        return f"[{st.user}] mood {mood} | {st.state}"
+    why = st.explanation or f"[{st.genre}]"  # the explanation names the genre already
+    return (
+        f"[{st.user}] mood {mood} | {st.state} {_clock(st.position_s)}/{_clock(st.duration_s)}"
+        f" vol {st.volume} | {st.track} | {why}"
+    )
+
+
+def format_short(st: SpeakerStatus) -> str:
+    """For ``systemctl status``: changes only with the mood, the state or the track."""
+    head = f"user {st.user}, mood {st.mood}" + ("" if st.camera_ok else " (no camera)")
+    if st.track is None:
+        return f"{head}; {st.state}"
+    return f"{head}; {st.state} {st.track} ({st.explanation})"
+
+
+class StatusLine:
+    """On a terminal: one line rewritten in place (2 Hz). Elsewhere (journald, pipes):
+    a new line only when the track or the mood changes, so logs stay readable."""
+
+    def __init__(self, stream: TextIO | None = None, *, interval_s: float = 0.5):
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval_s = interval_s
+        self._last_t = 0.0
+        self._last_key: tuple | None = None
+        self.lines = 0
+
+    def __call__(self, st: SpeakerStatus) -> None:
+        now = time.monotonic()
+        if self.tty:
+            if now - self._last_t < self.interval_s:
+                return
+            self._last_t = now
+            width = 160
+            self.stream.write("\r\x1b[K" + format_status(st)[:width])
+        else:
+            key = (st.track, st.mood, st.state, st.user)
+            if key == self._last_key:
+                return
+            self._last_key = key
+            self.stream.write(format_status(st) + "\n")
+        self.lines += 1
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.lines:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,75 @@
+"""Shared fixtures: where the shared data and the shipped models are, small FER CSVs."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+MODELS = REPO / "models"
+FER_CSV = SHARED_DATA / "fer2013" / "fer2013.csv.gz"
+FERPLUS_HEADER = "neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is not present (the project's shared data folder)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def fer_csv(shared_data) -> Path:
+    if not FER_CSV.is_file():
+        pytest.skip(f"{FER_CSV} is not present")
+    return FER_CSV
+
+
+def write_fer_csv(path: Path, rows: list[tuple[int, np.ndarray, str, list[int] | None]],
+                  extra_lines: list[str] = ()) -> Path:
+    """Write a FER2013-layout CSV; ``rows``: (emotion, 48x48 uint8, Usage, FER+ votes)."""
+    with_votes = any(r[3] is not None for r in rows)
+    lines = ["emotion,pixels,Usage" + ("," + FERPLUS_HEADER if with_votes else "")]
+    for emotion, pixels, usage, votes in rows:
+        line = f"{emotion},{' '.join(map(str, pixels.ravel()))},{usage}"
+        if with_votes:
+            line += "," + ",".join(map(str, votes or [0] * 10))
+        lines.append(line)
+    lines.extend(extra_lines)
+    text = "\n".join(lines) + "\n"
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def synthetic_faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose class is learnable in seconds whatever the augmentation: class k has
+    mean brightness 20 + 35 k, with noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 7, n)
+    noise = rng.integers(-12, 13, (n, 48, 48))
+    images = (20 + 35 * labels[:, None, None] + noise).clip(0, 255).astype(np.uint8)
+    return images, labels
+
+
+@pytest.fixture
+def small_fer_csv(tmp_path) -> Path:
+    images, labels = synthetic_faces(420)
+    rows = []
+    for i, (img, lab) in enumerate(zip(images, labels, strict=False)):
+        votes = [0] * 10
+        votes[[4, 5, 6, 1, 3, 2, 0][lab]] = 10  # FER+ column of this FER2013 label
+        rows.append((int(lab), img, "PublicTest" if i % 5 == 0 else "Training", votes))
+    return write_fer_csv(tmp_path / "small.csv", rows)

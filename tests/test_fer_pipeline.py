@@ -1,0 +1,167 @@
+"""Seconds-long training smoke test: train -> int8 TFLite -> report -> manifest -> device.
+
+Uses a synthetic, easily learnable FER-layout CSV so the whole path runs in seconds; the
+real model's quality is measured by ``moodspeaker-train fer evaluate`` (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import synthetic_faces, write_fer_csv
+
+from device.manifest import ManifestError, load_manifest
+from device.perception.classifier import FerClassifier
+from device.perception.estimator import MoodEstimator
+from trainer.cli import main as train_main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fer")
+    images, labels = synthetic_faces(500, seed=3)
+    rows = [(int(lab), img, "PublicTest" if i % 5 == 0 else "Training", None)
+            for i, (img, lab) in enumerate(zip(images, labels, strict=True))]
+    csv_path = write_fer_csv(root / "fer.csv", rows, ["0,1 2 3,Training"])
+    out, ckpt = root / "models", root / "ckpt"
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(out), "--checkpoint-dir",
+            str(ckpt), "--arch", "tiny", "--epochs", "6", "--batch-size", "16", "--no-augment",
+            "--learning-rate", "0.01"]
+    assert train_main(args) == 0
+    return root, out, ckpt, csv_path, args
+
+
+def test_train_exports_valid_int8_model_and_manifest(exported):
+    _, out, ckpt, _csv_path, _ = exported
+    entry = json.loads((out / "manifest.json").read_text())["fer"]
+    assert entry["file"] == "fer_int8.tflite"
+    assert entry["input_shape"] == [1, 48, 48, 1]
+    assert entry["input_range"] == [0.0, 1.0]
+    assert entry["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert set(entry["moods"].values()) <= {"happy", "sad", "angry", "neutral", None}
+    assert entry["training_data"]["bad_rows"] == 1
+    assert len(entry["training_data"]["sha256"]) == 64
+    metrics = entry["metrics"]
+    # the synthetic task is easy: both variants learn it, and int8 tracks float closely
+    assert metrics["float"]["accuracy"] > 0.5  # chance is 1/7
+    assert abs(metrics["float"]["accuracy"] - metrics["int8"]["accuracy"]) < 0.05
+    spec = load_manifest(out).fer
+    classifier = FerClassifier(spec)
+    assert classifier.model.input_quant.dtype == np.int8
+    assert classifier.model.output_quant.dtype == np.int8
+    assert classifier.model.input_quant.scale == pytest.approx(1 / 255, rel=1e-3)
+    report = out / "fer_report"
+    for name in ("report.md", "curves.png", "confusion_int8.png", "confusion_int8_moods.png",
+                 "fer_float.tflite"):
+        assert (report / name).is_file(), name
+    assert "4-mood accuracy" in (report / "report.md").read_text()
+    assert (ckpt / "history.csv").read_text().count("\n") == 7  # header + 6 epochs
+
+
+def test_rerun_resumes_finished_run_without_training(exported, capsys):
+    _, _out, ckpt, _, args = exported
+    before = (ckpt / "history.csv").read_text()
+    assert train_main(args) == 0
+    assert (ckpt / "history.csv").read_text() == before
+
+
+def test_evaluate_command_writes_json(exported, tmp_path):
+    _, out, _, csv_path, _ = exported
+    result = tmp_path / "eval.json"
+    assert train_main(["fer", "evaluate", "--model", str(out / "fer_int8.tflite"), "--data",
+                       str(csv_path), "--split", "PublicTest", "--json", str(result)]) == 0
+    metrics = json.loads(result.read_text())
+    assert metrics["n"] == 100 and len(metrics["confusion"]) == 7
+    assert metrics["accuracy"] == pytest.approx(
+        json.loads((out / "manifest.json").read_text())["fer"]["metrics"]["int8"]["accuracy"])
+
+
+@pytest.fixture
+def model_copy(exported, tmp_path):
+    _, out, _, _, _ = exported
+    copy = tmp_path / "models"
+    shutil.copytree(out, copy)
+    return copy
+
+
+def _edit_manifest(directory, **changes):
+    path = directory / "manifest.json"
+    raw = json.loads(path.read_text())
+    raw["fer"].update(changes)
+    path.write_text(json.dumps(raw))
+
+
+def test_device_refuses_corrupt_model(model_copy):
+    model = model_copy / "fer_int8.tflite"
+    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ManifestError, match=r"sha256 .* does not match"):
+        MoodEstimator.from_models_dir(model_copy)
+
+
+def test_device_refuses_missing_file(model_copy):
+    (model_copy / "fer_int8.tflite").unlink()
+    with pytest.raises(ManifestError, match="missing"):
+        MoodEstimator.from_models_dir(model_copy)
+
+
+def test_device_refuses_shape_mismatch(model_copy):
+    _edit_manifest(model_copy, input_shape=[1, 64, 64, 1])
+    with pytest.raises(ManifestError, match="input shape"):
+        MoodEstimator.from_models_dir(model_copy)
+
+
+def test_device_refuses_label_count_mismatch(model_copy):
+    _edit_manifest(model_copy, labels=["happy", "sad", "angry", "neutral"],
+                   moods={"happy": "happy"})
+    with pytest.raises(ManifestError, match="7 outputs but the manifest names 4 labels"):
+        MoodEstimator.from_models_dir(model_copy)
+
+
+def test_device_refuses_malformed_manifest(model_copy):
+    (model_copy / "manifest.json").write_text('{"fer": {"file": "x",\n "sha256": }')
+    with pytest.raises(ManifestError, match="line 2: invalid JSON"):
+        MoodEstimator.from_models_dir(model_copy)
+    (model_copy / "manifest.json").write_text('{"fer": {"file": "x"}}')
+    with pytest.raises(ManifestError, match="missing key 'input_shape'"):
+        MoodEstimator.from_models_dir(model_copy)
+
+
+def test_cli_reports_bad_model_without_traceback(model_copy, capsys):
+    from device.cli import main
+
+    (model_copy / "fer_int8.tflite").write_bytes(b"not a model")
+    assert main(["mood", "--models", str(model_copy), "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert "moodspeaker: error:" in err and "sha256" in err and "Traceback" not in err
+
+
+def test_augmenter_keeps_targets_and_range():
+    from trainer.fer.train import _augmenter
+
+    images, _ = synthetic_faces(16, seed=5)
+    x = images[..., None]
+    y = np.eye(7, dtype=np.float32)[np.arange(16) % 7]
+    w = np.ones(16, np.float32)
+    xa, ya, wa = (np.asarray(t) for t in _augmenter(seed=1)(x, y, w))
+    assert xa.shape == (16, 48, 48, 1) and xa.dtype == np.float32
+    assert xa.min() >= 0.0 and xa.max() <= 1.0
+    np.testing.assert_array_equal(ya, y)
+    np.testing.assert_array_equal(wa, w)
+    assert not np.allclose(xa, x / 255.0)  # something was changed
+
+
+def test_exported_model_averages_the_mirrored_face(exported):
+    """With the test-time flip built in, a face and its mirror image score the same."""
+    _, out, _, _, _ = exported
+    classifier = FerClassifier(load_manifest(out).fer)
+    images, _ = synthetic_faces(8, seed=11)
+    images[:, :, :20] //= 2  # make the faces asymmetric
+    for face in images:
+        a = classifier.probabilities(face[None, :, :, None] / 255.0)
+        b = classifier.probabilities(face[None, :, ::-1, None] / 255.0)
+        np.testing.assert_allclose(a, b, atol=2 / 256)

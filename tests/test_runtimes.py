@@ -1,0 +1,71 @@
+"""The committed int8 model gives the same top-1 on every TFLite runtime.
+
+tflite-runtime 2.14 needs numpy<2, so it runs in its own venv (``.venv-tflite``, made by
+``bootstrap.sh test``), named by $MOODSPEAKER_TFLITE_RUNTIME_PYTHON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import MODELS, REPO
+
+from device.manifest import load_manifest
+from device.perception.preprocess import to_input
+from device.perception.runtime import TFLiteModel, available_runtimes
+from trainer.fer.dataset import load_fer_csv
+
+N_FACES = 300
+
+TOP1_SCRIPT = """
+import json, sys
+import numpy as np
+from device.perception.runtime import TFLiteModel
+from device.perception.preprocess import to_input
+faces = np.load(sys.argv[1])
+model = TFLiteModel(sys.argv[2], threads=1, runtime="tflite_runtime")
+lo, hi = float(sys.argv[3]), float(sys.argv[4])
+print(json.dumps([int(model.run(to_input(f, (lo, hi)))[0].argmax()) for f in faces]))
+"""
+
+
+@pytest.fixture(scope="module")
+def faces(fer_csv):
+    return load_fer_csv(fer_csv, ("PublicTest",)).images[:N_FACES]
+
+
+def _top1(runtime: str, faces, spec) -> list[int]:
+    model = TFLiteModel(spec.path, threads=1, runtime=runtime)
+    return [int(model.run(to_input(f, spec.input_range))[0].argmax()) for f in faces]
+
+
+def test_runtime_order_prefers_litert():
+    assert available_runtimes()[0] == "ai_edge_litert"
+
+
+def test_tensorflow_lite_matches_litert(faces):
+    spec = load_manifest(MODELS).fer
+    if "tensorflow" not in available_runtimes():
+        pytest.skip("tensorflow is not installed (trainer extra)")
+    assert _top1("tensorflow", faces, spec) == _top1("ai_edge_litert", faces, spec)
+
+
+def test_tflite_runtime_matches_litert(faces, tmp_path):
+    python = os.environ.get("MOODSPEAKER_TFLITE_RUNTIME_PYTHON",
+                            str(REPO / ".venv-tflite" / "bin" / "python"))
+    if not Path(python).exists():
+        pytest.skip(f"no tflite-runtime venv at {python} (bash bootstrap.sh test makes it)")
+    spec = load_manifest(MODELS).fer
+    np.save(tmp_path / "faces.npy", faces)
+    lo, hi = spec.input_range
+    out = subprocess.run(
+        [python, "-c", TOP1_SCRIPT, str(tmp_path / "faces.npy"), str(spec.path), str(lo), str(hi)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True,
+    )
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    assert theirs == _top1("ai_edge_litert", faces, spec)

@@ -1,0 +1,175 @@
+"""The speaker loop with real libvlc, a real journal and a scripted mood source.
+
+The mood source is scripted (no camera here); the real camera + model path is covered by
+tests/test_speaker_e2e.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("vlc")
+
+from device.app import build
+from device.config import config_from_dict
+from device.demo import make_library
+from device.library import LibraryIndex, scan_library
+from device.mood_watch import Backoff, FixedMood, MoodReading
+from device.picker import Picker
+from tests.speaker_helpers import MoodTaste
+
+
+class ScriptedMood:
+    """Happy for the first ``switch_at`` seconds, sad afterwards (stands in for a camera)."""
+
+    def __init__(self, switch_at: float):
+        self.t0 = time.monotonic()
+        self.switch_at = switch_at
+
+    def latest(self) -> MoodReading:
+        elapsed = time.monotonic() - self.t0
+        if elapsed < self.switch_at:
+            return MoodReading("happy", 0.9, self.t0, faces=1, camera_ok=True)
+        return MoodReading("sad", 0.8, self.t0 + self.switch_at, faces=1, camera_ok=True)
+
+
+def _cfg(tmp_path, **over):
+    raw = {
+        "library": {"path": str(tmp_path / "lib")},
+        "state": {"dir": str(tmp_path / "state")},
+        "audio": {"output": "dummy", "fade_s": 0.2},
+        "user": {"active": "ann"},
+        "mood": {"switch_after_s": 1.0},
+        "picker": {"temperature": 0.05, "no_repeat": 1, "seed": 1},
+        "journal": {"position_interval_s": 0.5},
+        "camera": {"source": "none"},
+    }
+    for k, v in over.items():
+        raw.setdefault(k, {}).update(v)
+    return config_from_dict(raw)
+
+
+def _run(cfg, mood, seconds, taste=None):
+    with build(cfg, mood=mood) as parts:
+        if taste is not None:
+            p = parts.speaker.picker
+            parts.speaker.picker = Picker(
+                [t for ts in p.by_genre.values() for t in ts], taste, temperature=0.05,
+                no_repeat=1, feedback=p.feedback, rng=p.rng)
+        stats = parts.speaker.run(threading.Event(), seconds)
+        listens = parts.journal.all()
+    return stats, listens
+
+
+def test_mood_change_switches_genre_and_journal_holds_exactly_the_listens(tmp_path):
+    make_library(tmp_path / "lib", per_genre=2, seconds=2.0)
+    cfg = _cfg(tmp_path)
+    stats, listens = _run(cfg, ScriptedMood(switch_at=4.0), 9.0, taste=MoodTaste())
+    # every play is one row, closed; only the last one was stopped by the shutdown
+    assert len(listens) == stats.played and stats.played >= 4
+    assert all(r.ended_at is not None for r in listens)
+    assert [r.end_reason for r in listens[:-1]].count("completed") >= 2
+    assert listens[-1].end_reason == "stopped" and listens[-1].ended_by == "shutdown"
+    happy = [r for r in listens if r.mood == "happy"]
+    sad = [r for r in listens if r.mood == "sad"]
+    # the first pick follows the confident first reading; then one switch: happy -> sad
+    assert listens[0].mood == "happy"
+    assert happy and sad and stats.mood_switches == 1
+    assert {r.genre for r in happy} == {"pop"} and {r.genre for r in sad} == {"classical"}
+    assert any(r.ended_by == "mood" for r in listens)  # the switch faded out the pop track
+    assert all(r.explanation for r in listens)
+    # the completed happy pop listens count for pop in this mood
+    assert cfg.journal_path.exists()
+    from device.journal import Journal
+
+    with Journal(cfg.journal_path) as j:
+        c, s = j.feedback_counts("ann").get(("happy", "pop"), (0, 0))
+    assert c >= 1 and s == 0
+
+
+def test_unreadable_tracks_are_skipped_and_journalled_as_errors(tmp_path):
+    make_library(tmp_path / "lib", per_genre=1, seconds=1.5)
+    (tmp_path / "lib" / "Mixed" / "junk.mp3").write_bytes(b"junk" * 300)  # broken at scan
+    cfg = _cfg(tmp_path, picker={"no_repeat": 0})
+    with build(cfg, mood=FixedMood()) as parts:
+        tracks = sorted((t for ts in parts.speaker.picker.by_genre.values() for t in ts),
+                        key=lambda t: t.track_id)
+        keep, gone, garbled = tracks[0], tracks[1:4], tracks[4:]
+        for t in gone:  # vanished after the scan
+            (tmp_path / "lib" / t.track_id).unlink()
+        for t in garbled:  # still there, but not audio any more
+            (tmp_path / "lib" / t.track_id).write_bytes(b"\x00garbage" * 500)
+        stats = parts.speaker.run(threading.Event(), 6.0)
+        listens = parts.journal.all()
+        errors = parts.index.errors()
+    assert any("junk.mp3" in p for p, _ in errors)
+    bad_ids = {t.track_id for t in gone + garbled}
+    for r in listens:
+        if r.track_id in bad_ids:
+            assert r.end_reason == "error" and r.error, r
+        else:
+            assert r.track_id == keep.track_id and r.end_reason in ("completed", "stopped")
+    assert {r.track_id for r in listens if r.end_reason == "error"} == bad_ids
+    assert any(r.track_id == keep.track_id and r.end_reason == "completed" for r in listens)
+    assert stats.errors == len(bad_ids)
+    # the index learnt it too: vanished files are gone, garbled ones are scan errors that
+    # a rescan does not retry until they change (and a restart does not pick them)
+    with LibraryIndex(cfg.library_index_path) as index:
+        assert {t.track_id for t in index.tracks()} == {keep.track_id}
+        failed = {p for p, e in index.errors() if e.startswith("failed to play")}
+        assert failed == {str(tmp_path / "lib" / t.track_id) for t in garbled}
+        report = scan_library(tmp_path / "lib", index)
+        assert report.added == 0 and {t.track_id for t in index.tracks()} == {keep.track_id}
+
+
+def test_an_unplugged_library_pauses_picks_and_forgets_nothing(tmp_path):
+    lib = make_library(tmp_path / "lib", per_genre=1, seconds=1.5)
+    cfg = _cfg(tmp_path)
+    away = tmp_path / "unplugged"
+    stop = threading.Event()
+    with build(cfg, mood=FixedMood()) as parts:
+        sp = parts.speaker
+        sp.retry = Backoff(0.3, 0.3)
+        n_tracks = sp.picker.size
+        lib.rename(away)  # the USB disk is pulled before the first track
+        lib.mkdir()  # ... leaving an empty mount point
+        t = threading.Thread(target=sp.run, args=(stop, 5.0))
+        t.start()
+        time.sleep(1.5)
+        assert parts.journal.all() == [] and sp.now is None  # nothing attempted, no rows
+        lib.rmdir()
+        away.rename(lib)  # plugged back in: the next retry plays
+        t.join(10)
+        listens = parts.journal.all()
+        assert sp.picker.size == n_tracks and len(parts.index.tracks()) == n_tracks
+    assert listens and all(r.end_reason != "error" for r in listens)
+
+
+def test_commands_next_pause_volume_and_user(tmp_path):
+    make_library(tmp_path / "lib", per_genre=2, seconds=6.0)
+    cfg = _cfg(tmp_path, audio={"volume": 80, "startup_volume_cap": 30})
+    stop = threading.Event()
+    with build(cfg, mood=FixedMood()) as parts:
+        sp = parts.speaker
+        t = threading.Thread(target=sp.run, args=(stop, 8.0))
+        t.start()
+        time.sleep(1.5)
+        assert sp.player.volume == 30  # capped start-up volume
+        sp.command("next")
+        time.sleep(1.0)
+        sp.command("volume", 55)
+        sp.command("pause")
+        time.sleep(0.6)
+        assert sp.player.poll().state == "paused" and sp.player.volume == 55
+        sp.command("toggle")
+        (cfg.state.dir / "active_user").write_text("bob\n")
+        time.sleep(1.0)
+        assert sp.user == "bob"
+        stop.set()
+        t.join(10)
+        listens = parts.journal.all()
+    assert listens[0].end_reason == "skipped" and listens[0].ended_by == "user"
+    assert listens[-1].user == "bob" or listens[-1].end_reason == "stopped"

@@ -1,0 +1,63 @@
+"""Picker and on-device learning: mood-aware genres, no repeats, explanations, skips."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from device.learning import FeedbackTable, LearningRule
+from device.library import Track
+from device.picker import Picker
+from tests.speaker_helpers import MoodTaste
+
+
+def _tracks(n_per_genre=10, genres=("pop", "classical", "rock", "light")):
+    return [Track(f"{g}/{i}.mp3", f"/m/{g}/{i}.mp3", f"{g} {i}", "A", "B", g, g, "tag", 60.0)
+            for g in genres for i in range(n_per_genre)]
+
+
+def test_mood_drives_the_genre_and_each_pick_explains_itself():
+    p = Picker(_tracks(), MoodTaste(), temperature=0.5, no_repeat=5, rng=random.Random(1))
+    happy = Counter(p.pick("ann", "happy").genre for _ in range(200))
+    sad = Counter(p.pick("ann", "sad").genre for _ in range(200))
+    assert happy.most_common(1)[0][0] == "pop" and happy["pop"] > 190
+    assert sad.most_common(1)[0][0] == "classical"
+    pick = p.pick("bob", "sad")
+    assert pick.explanation == "sad -> classical 9.0/10"
+    assert p.pick("ann", "unknown").explanation.startswith("mood unknown -> ")
+
+
+def test_no_repeats_within_the_window():
+    p = Picker(_tracks(6, ("pop",)), MoodTaste(), no_repeat=5, rng=random.Random(2))
+    ids = [p.pick("ann", "happy").track.track_id for _ in range(60)]
+    for i in range(len(ids)):
+        assert ids[i] not in ids[max(0, i - 5):i]
+
+
+def test_skips_push_a_genre_down_completions_up():
+    rule = LearningRule()
+    assert rule.outcome("skipped", 10.0) == "skipped"
+    assert rule.outcome("skipped", 45.0) is None  # a late skip says little
+    assert rule.outcome("completed", 60.0) == "completed"
+    assert rule.outcome("stopped", 5.0) is None and rule.outcome("interrupted", 5) is None
+    assert abs(rule.adjustment(0, 1) + 0.6) < 1e-9
+    assert -3.0 < rule.adjustment(0, 1000) < -2.9
+    fb = FeedbackTable(rule, {})
+    p = Picker(_tracks(), MoodTaste(), temperature=0.5, feedback=fb, rng=random.Random(3))
+    for _ in range(40):
+        fb.record("happy", "pop", "skipped")
+    table = p.genre_table("ann", "happy")
+    assert table["pop"] < 9.0 - 2.5
+    fb.record("happy", "rock", "completed")
+    assert p.genre_table("ann", "happy")["rock"] > 3.0
+
+
+def test_pick_latency_100k_tracks():
+    import time
+
+    p = Picker(_tracks(100_000 // 4), MoodTaste(), rng=random.Random(4))
+    t0 = time.perf_counter()
+    for _ in range(200):
+        p.pick("ann", "sad")
+    per_pick_ms = (time.perf_counter() - t0) / 200 * 1000
+    assert per_pick_ms < 5.0, per_pick_ms

@@ -1,0 +1,87 @@
+import json
+
+import numpy as np
+import pytest
+
+from device.manifest import ManifestError
+from device.taste import load_taste
+from trainer.taste.build import BuildConfig, build_artifact
+from trainer.taste.export import TasteArtifact, export
+from trainer.taste.preferences import preferences
+from trainer.taste.records import Listen, MoodPost
+from trainer.taste.tucker import TuckerConfig, fit_tucker
+
+
+def test_tucker_recovers_planted_low_rank_tensor():
+    rng = np.random.default_rng(1)
+    n = 400
+    u, e, m = rng.normal(size=(n, 2)), rng.normal(size=(4, 2)), rng.normal(size=(7, 2))
+    core = rng.normal(size=(2, 2, 2))
+    x = np.clip(5 + np.einsum("abc,ia,jb,kc->ijk", core, u, e, m), 0, 10)
+    obs = rng.random(x.shape) < 0.5
+    model = fit_tucker(
+        np.where(obs, x, 0),
+        obs,
+        np.where(obs, 10.0, 0),
+        TuckerConfig(ranks=(2, 2, 2), l1=0.01, l2=0.01),
+    )
+    err = np.sqrt(np.mean((model.predict() - x)[~obs] ** 2))
+    assert err < 0.45 * x.std()
+
+
+def test_equation_one_window_and_max_normalise():
+    posts = [MoodPost("a", 10_000.0, "sad")]
+    listens = [
+        Listen("a", "t1", "light", 10_000.0, 10_200.0, 200.0),  # at the post, fully heard
+        Listen("a", "t2", "rock", 10_900.0, 11_000.0, 200.0),  # 15 min later, half heard
+        Listen("a", "t3", "rap", 20_000.0, 20_200.0, 200.0),  # outside the window
+    ]
+    t = preferences(posts, listens, window_min=30)
+    sad = t.values[0, 1]
+    assert sad[3] == pytest.approx(10.0)  # light
+    assert sad[5] == pytest.approx(10 * 0.5 * 0.5 / 1.0)  # rock: half window, half heard
+    assert sad[6] == 0 and t.observed[0, 1].all() and not t.observed[0, 0].any()
+    assert t.evidence[0, 1, 3] == 1 and t.evidence[0, 1, 6] == 0
+
+
+def test_export_roundtrip_and_track_scores(tmp_path):
+    posts = [MoodPost(u, 1000.0 * i, "happy") for u in ("a", "b") for i in range(1, 5)]
+    listens = [
+        Listen(u, f"{g}-{k}", g, 1000.0 * i, 1000.0 * i + 150, 200.0)
+        for u in ("a", "b") for i in range(1, 5) for k, g in enumerate(("pop", "rock"))
+    ]  # fmt: skip
+    art = build_artifact(posts, listens, BuildConfig(tucker=TuckerConfig(ranks=(2, 2, 2))), {})
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "notes": {"keep": 1}}))
+    export(art, tmp_path)
+    assert "notes" in json.loads((tmp_path / "manifest.json").read_text())
+    model = load_taste(tmp_path)
+    assert model.knows("a") and not model.knows("zed")
+    scores = model.genre_scores("a", "happy")
+    assert set(scores) == set(model.genres) and all(0 <= v <= 10 for v in scores.values())
+    prior_sad = dict(zip(model.genres, model.prior[1].tolist(), strict=True))
+    assert model.genre_scores("zed", "sad") == prior_sad
+    assert model.genre_scores("a", "unknown")
+    ts = model.track_scores("a", "happy", ["pop-0", "nope"])
+    assert set(ts) == {"pop-0"} and 0 <= ts["pop-0"] <= 10
+    assert "happy" in model.explain("a", "happy")
+
+
+def test_load_refuses_tampered_and_bad_arrays(tmp_path):
+    art = TasteArtifact(
+        {"users": np.array(["a"]), "preferences": np.full((1, 4, 7), 11, np.float32),
+         "prior": np.full((4, 7), 5, np.float32)}, {},
+    )  # fmt: skip
+    with pytest.raises(ManifestError, match="outside 0-10"):
+        export(art, tmp_path)
+    ok = TasteArtifact({**art.arrays, "preferences": np.ones((1, 4, 7), np.float32)}, {})
+    path = export(ok, tmp_path)
+    path.write_bytes(path.read_bytes() + b"x")
+    with pytest.raises(ManifestError, match="sha256"):
+        load_taste(tmp_path)
+
+
+def test_default_artifact_loads():
+    from pathlib import Path
+
+    model = load_taste(Path(__file__).parent.parent / "models")
+    assert model.prior.shape == (4, 7)

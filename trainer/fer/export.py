@@ -1,0 +1,134 @@
+"""Export a trained Keras FER model: int8 TFLite, evaluation, report, manifest entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from device.manifest import FerSpec, file_sha256, write_entry
+
+from . import quantize
+from .dataset import FER_LABELS, FerData
+from .evaluate import predict
+from .metrics import FerMetrics, compute_metrics
+from .report import write_report
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "fer_int8.tflite"
+#: Pixel 0 -> 0.0 and 255 -> 1.0: the int8 input then quantizes pixels exactly (q = p - 128).
+INPUT_RANGE = (0.0, 1.0)
+#: FER2013 label -> product mood. Disgust is a high-arousal negative face, closest to angry;
+#: fear is most often confused with sad on FER2013 (see the confusion matrix in the
+#: report); surprise has no mood of its own and is left out of the mood vote.
+DEFAULT_MOODS: dict[str, str | None] = {
+    "angry": "angry", "disgust": "angry", "fear": "sad", "happy": "happy",
+    "sad": "sad", "surprise": None, "neutral": "neutral",
+}
+
+
+def with_flip_average(model):
+    """Wrap ``model`` so it also sees the mirrored face and averages both predictions.
+
+    Test-time flip: faces are near-symmetric but the classifier is not, and averaging the
+    two views removes some of its left/right noise. Both views run as one batch of two,
+    so the weights are stored once and the int8 file barely grows.
+    """
+    import keras
+
+    face = keras.Input(model.input_shape[1:], name="face")
+    both = keras.ops.concatenate([face, keras.ops.flip(face, axis=2)], axis=0)
+    probs = model(both)
+    n = model.output_shape[-1]
+    mean = keras.ops.mean(keras.ops.reshape(probs, (2, -1, n)), axis=0)
+    return keras.Model(face, mean, name=f"{model.name}_flip_average")
+
+
+def fer_spec(path: Path, moods: dict[str, str | None] | None = None) -> FerSpec:
+    """The spec the device would read for a freshly exported model (for evaluation)."""
+    return FerSpec(
+        path=path, sha256="", input_shape=(1, 48, 48, 1), input_range=INPUT_RANGE,
+        labels=FER_LABELS, moods=dict(moods or DEFAULT_MOODS),
+    )
+
+
+def evaluate_file(path: Path, data: FerData, spec: FerSpec, runtime: str | None = None
+                  ) -> FerMetrics:
+    probs = predict(path, data, spec.input_range, runtime=runtime, progress=True)
+    return compute_metrics(probs, data.labels, spec.labels, spec.label_to_mood_matrix())
+
+
+def export(
+    model,
+    data: FerData,
+    data_path: Path,
+    out_dir: Path,
+    history: dict[str, list[float]],
+    train_config: dict,
+    report_dir: Path | None = None,
+    flip_average: bool = True,
+) -> dict:
+    """Write ``out_dir/fer_int8.tflite`` and its manifest entry; return the entry."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_dir = report_dir or out_dir / "fer_report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    train, val = data.split("Training"), data.split("PublicTest")
+    representative = train.images[..., None].astype(np.float32) / 255.0
+    params = int(model.count_params())
+    if flip_average:
+        model = with_flip_average(model)
+
+    float_path = quantize.write(quantize.to_float_tflite(model), report_dir / "fer_float.tflite")
+    int8_path = quantize.write(quantize.to_int8_tflite(model, representative),
+                               out_dir / MODEL_FILE)
+    spec = fer_spec(int8_path)
+    results = {
+        "float": evaluate_file(float_path, val, spec),
+        "int8": evaluate_file(int8_path, val, spec),
+    }
+    for name, m in results.items():
+        log.info("%s on PublicTest: 7-class %.4f, 4-mood %.4f", name, m.accuracy, m.mood_accuracy)
+    size = int8_path.stat().st_size
+    summary = {
+        "architecture": f"{train_config.get('arch')} ({params:,} parameters)"
+                        + (", test-time flip average" if flip_average else ""),
+        "int8 file": f"{MODEL_FILE}, {size / 1024:.0f} KiB",
+        "training data": f"{data_path.name}, {len(train)} Training faces; "
+                         f"evaluated on {len(val)} PublicTest faces",
+        "epochs run": str(len(history.get("epoch", []))),
+        "config": ", ".join(f"{k}={v}" for k, v in train_config.items()),
+    }
+    write_report(report_dir, "FER model report", summary, results, FER_LABELS, history)
+    entry = {
+        "file": MODEL_FILE,
+        "sha256": file_sha256(int8_path),
+        "input_shape": list(spec.input_shape),
+        "input_range": list(spec.input_range),
+        "labels": list(spec.labels),
+        "moods": spec.moods,
+        "architecture": train_config.get("arch"),
+        "parameters": params,
+        "flip_average": flip_average,
+        "size_bytes": size,
+        "training_data": {
+            "file": data_path.name,
+            "sha256": file_sha256(data_path),
+            "rows": len(data),
+            "bad_rows": len(data.bad_rows),
+        },
+        "train_config": train_config,
+        "metrics": {
+            "split": "PublicTest",
+            **{
+                name: {"accuracy": round(m.accuracy, 4), "mood_accuracy": round(m.mood_accuracy, 4),
+                       "faces": m.n, "mood_faces": m.n_mood}
+                for name, m in results.items()
+            },
+        },
+        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_entry(out_dir, "fer", entry)
+    return entry

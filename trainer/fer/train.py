@@ -1,0 +1,258 @@
+"""FER training: augmentation, FER+ soft labels, class balancing, early stopping on
+PublicTest, fixed seeds and checkpoints that survive an interrupted run.
+
+A run lives in a checkpoint directory (``last.keras``, ``best.keras``, ``state.json``,
+``history.csv``); running the same command again resumes from ``last.keras``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import FER_LABELS, FerData, ferplus_distribution, not_a_face
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "moodnet"
+    epochs: int = 40
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 1
+    #: weight of the FER2013 label in the target; the rest is the FER+ vote distribution
+    hard_label_weight: float = 0.7
+    #: sample weight = class_frequency ** -class_balance (0 = none, 1 = fully balanced)
+    class_balance: float = 0.3
+    drop_not_face: bool = True
+    augment: bool = True
+    patience: int = 10
+    seed: int = 1234
+    max_train_rows: int | None = None  # a subset, for smoke tests and the heavy paper model
+
+
+@dataclass
+class PreparedData:
+    x_train: np.ndarray  # uint8 (N, 48, 48, 1)
+    y_train: np.ndarray  # float32 (N, 7) targets
+    w_train: np.ndarray  # float32 (N,) sample weights
+    x_val: np.ndarray
+    y_val: np.ndarray  # float32 one-hot
+
+
+def prepare(train: FerData, val: FerData, cfg: TrainConfig) -> PreparedData:
+    """Targets, weights and filtering; pure numpy so it is testable without TensorFlow."""
+    n_classes = len(FER_LABELS)
+    images, labels, votes = train.images, train.labels, train.votes
+    if votes is not None and cfg.drop_not_face:
+        keep = ~not_a_face(votes)
+        dropped = int((~keep).sum())
+        if dropped:
+            log.info("dropping %d training faces that FER+ annotators marked not-a-face", dropped)
+        images, labels, votes = images[keep], labels[keep], votes[keep]
+    if cfg.max_train_rows is not None and len(labels) > cfg.max_train_rows:
+        pick = np.random.default_rng(cfg.seed).permutation(len(labels))[: cfg.max_train_rows]
+        images, labels = images[pick], labels[pick]
+        votes = None if votes is None else votes[pick]
+    targets = np.eye(n_classes, dtype=np.float32)[labels]
+    if votes is not None and cfg.hard_label_weight < 1.0:
+        dist, has = ferplus_distribution(votes)
+        a = cfg.hard_label_weight
+        targets[has] = a * targets[has] + (1 - a) * dist[has]
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    freq = np.maximum(counts, 1) / max(counts.sum(), 1)
+    class_w = freq ** -cfg.class_balance
+    class_w /= (class_w * freq).sum()  # mean sample weight stays 1
+    return PreparedData(
+        x_train=images[..., None],
+        y_train=targets,
+        w_train=class_w[labels].astype(np.float32),
+        x_val=val.images[..., None],
+        y_val=np.eye(n_classes, dtype=np.float32)[val.labels],
+    )
+
+
+def _augmenter(seed: int):
+    import keras
+    import tensorflow as tf
+
+    geometric = keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),
+            keras.layers.RandomZoom(0.12, fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3),
+        ]
+    )
+    gen = tf.random.Generator.from_seed(seed)
+
+    def augment(x, y, w):
+        x = geometric(tf.cast(x, tf.float32) / 255.0, training=True)
+        n = tf.shape(x)[0]
+        contrast = gen.uniform((n, 1, 1, 1), 0.75, 1.25)
+        brightness = gen.uniform((n, 1, 1, 1), -0.1, 0.1)
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = tf.clip_by_value((x - mean) * contrast + mean + brightness, 0.0, 1.0)
+        return x, y, w
+
+    return augment
+
+
+def _dataset(data: PreparedData, cfg: TrainConfig):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train, data.w_train))
+    ds = ds.shuffle(len(data.y_train), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size)
+    if cfg.augment:
+        ds = ds.map(_augmenter(cfg.seed), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y, w: (tf.cast(x, tf.float32) / 255.0, y, w))
+    val = tf.data.Dataset.from_tensor_slices(
+        (data.x_val.astype(np.float32) / 255.0, data.y_val)
+    ).batch(512)
+    return ds.prefetch(tf.data.AUTOTUNE), val.cache()
+
+
+def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
+    import keras
+
+    total = max(cfg.epochs * steps_per_epoch, 1)
+    warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate / 10 if warmup else cfg.learning_rate,
+        decay_steps=total - warmup,
+        warmup_target=cfg.learning_rate if warmup else None,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def _atomic_save(model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+class _RunState:
+    """Best score, patience and history persisted beside the checkpoint."""
+
+    def __init__(self, run_dir: Path, cfg: TrainConfig):
+        self.path = run_dir / "state.json"
+        self.history_path = run_dir / "history.csv"
+        self.cfg = cfg
+        self.epoch = 0
+        self.best = -1.0
+        self.best_epoch = 0
+        self.done = False
+        if self.path.exists():
+            saved = json.loads(self.path.read_text())
+            if saved.get("config") != asdict(cfg):
+                raise SystemExit(
+                    f"{run_dir}: holds a run with a different configuration; "
+                    "use another --checkpoint-dir or delete it"
+                )
+            self.epoch, self.best = saved["epoch"], saved["best"]
+            self.best_epoch, self.done = saved["best_epoch"], saved.get("done", False)
+
+    def save(self) -> None:
+        state = {
+            "config": asdict(self.cfg), "epoch": self.epoch, "best": self.best,
+            "best_epoch": self.best_epoch, "done": self.done,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self.path)
+
+    def append_history(self, epoch: int, logs: dict) -> None:
+        new = not self.history_path.exists()
+        with open(self.history_path, "a", newline="") as fh:
+            writer = csv.writer(fh)
+            keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+            if new:
+                writer.writerow(["epoch", *keys])
+            writer.writerow([epoch, *(f"{float(logs.get(k, float('nan'))):.5f}" for k in keys)])
+
+
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    path = Path(run_dir) / "history.csv"
+    out: dict[str, list[float]] = {}
+    if not path.exists():
+        return out
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            for key, value in row.items():
+                out.setdefault(key, []).append(float(value))
+    return out
+
+
+def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Path):
+    """Train (or resume) and return the best model by PublicTest accuracy."""
+    import keras
+
+    from .architectures import build
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = _RunState(run_dir, cfg)
+    best_path, last_path = run_dir / "best.keras", run_dir / "last.keras"
+    if state.done and best_path.exists():
+        log.info("run in %s already finished (best %.4f at epoch %d)", run_dir, state.best,
+                 state.best_epoch)
+        return keras.models.load_model(best_path)
+
+    keras.utils.set_random_seed(cfg.seed + state.epoch)
+    data = prepare(train_data, val_data, cfg)
+    train_ds, val_ds = _dataset(data, cfg)
+    steps = int(np.ceil(len(data.y_train) / cfg.batch_size))
+    if last_path.exists() and state.epoch > 0:
+        log.info("resuming from %s after epoch %d", last_path, state.epoch)
+        model = keras.models.load_model(last_path)
+    else:
+        model = build(cfg.arch)
+        _compile(model, cfg, steps)
+    log.info("%s: %d parameters, %d training faces, %d validation faces", model.name,
+             model.count_params(), len(data.y_train), len(data.y_val))
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            state.epoch = epoch + 1
+            state.append_history(epoch + 1, logs)
+            score = float(logs.get("val_accuracy", 0.0))
+            if score > state.best:
+                state.best, state.best_epoch = score, epoch + 1
+                _atomic_save(self.model, best_path)
+            _atomic_save(self.model, last_path)
+            if state.epoch - state.best_epoch >= cfg.patience:
+                log.info("early stop: no PublicTest gain for %d epochs", cfg.patience)
+                self.model.stop_training = True
+                state.done = True
+            state.save()
+
+    if state.epoch < cfg.epochs:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg.epochs,
+            initial_epoch=state.epoch,
+            callbacks=[Checkpoint()],
+            verbose=1 if sys.stderr.isatty() else 2,
+        )
+    state.done = True
+    state.save()
+    return keras.models.load_model(best_path)

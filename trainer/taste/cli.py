@@ -1,0 +1,195 @@
+"""``moodspeaker-train taste ...``: build, evaluate, simulate, mood, lexicon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _ranks(text: str) -> tuple[int, int, int]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ranks must be three integers, not {text!r}") from None
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"ranks must be three positive integers: {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from device.genres import GenreMapper
+
+    from .build import BuildConfig, build
+    from .export import export
+    from .importers import read_track_table
+    from .tucker import TuckerConfig
+
+    cfg = BuildConfig(
+        window_min=args.window,
+        normalise=args.normalise,
+        tucker=TuckerConfig(ranks=args.ranks, l1=args.l1, l2=args.l2, k0=args.k0, seed=args.seed),
+        threshold=args.threshold,
+        min_confidence=args.min_confidence,
+    )
+    tracks = read_track_table(args.tracks) if args.tracks else None
+    mapper = GenreMapper(override=args.genre_aliases)
+    artifact, report = build(args.posts, args.listens, cfg, mapper, tracks)
+    print(report.summary())
+    print(mapper.report())
+    path = export(artifact, args.out)
+    info = artifact.info
+    print(f"wrote {path} ({info['users']} users) and the taste entry of {args.out}/manifest.json")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate, write_simulation
+
+    sim = simulate(args.nlpcc, args.lastfm, args.users, args.posts_per_user, seed=args.seed,
+                   mood_share=args.mood_share)  # fmt: skip
+    write_simulation(sim, args.out)
+    print(f"wrote {args.out}/posts.csv ({len(sim.posts)}), listens.csv ({len(sim.listens)}), "
+          "truth.npz")  # fmt: skip
+    return 0
+
+
+def cmd_mood(args: argparse.Namespace) -> int:
+    from .mood import PostMoodClassifier
+    from .mood.nlpcc import evaluate_nlpcc
+
+    if args.fit:
+        from .mood.fit import fit_nlpcc, write_fit
+
+        fitted = fit_nlpcc(args.fit)
+        write_fit(fitted)
+        print(f"fitted on the even rows: l2 {fitted.l2}, threshold {fitted.min_confidence}, "
+              f"{len(fitted.tokens)} tokens")  # fmt: skip
+    classifier = PostMoodClassifier(min_confidence=args.min_confidence)
+    if args.curve and args.nlpcc:
+        from .mood.nlpcc import threshold_curve
+
+        result = threshold_curve(args.nlpcc, classifier, split=args.split)
+        print(json.dumps(result, indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
+    if args.nlpcc:
+        result = evaluate_nlpcc(args.nlpcc, classifier, split=args.split)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
+    for text in args.text:
+        res = classifier.classify(text)
+        print(f"{res.mood or 'unclear'}\t{res.language}\t{text}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import run_evaluation
+    from .report import write_report
+
+    result = run_evaluation(args.dataset, args.data, args.folds, args.seed, args.context_rows)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    markdown = write_report(result, Path(args.json).with_suffix(""))
+    print(markdown)
+    return 0
+
+
+def cmd_lexicon(args: argparse.Namespace) -> int:
+    from .mood.derive import DATA_DIR, derive_dutir, derive_nrc
+
+    print(f"{derive_dutir(args.dutir, DATA_DIR / 'zh_dutir.csv')} DUTIR words")
+    print(f"{derive_nrc(args.nrc, DATA_DIR / 'en_nrc.csv')} NRC words")
+    return 0
+
+
+def register(subparsers) -> None:
+    area = subparsers.add_parser("taste", help="mood-aware genre preferences (issue 3)")
+    sub = area.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="posts + listens -> DIR/taste.npz and manifest entry")
+    b.add_argument("--posts", nargs="+", type=Path, required=True, metavar="FILE")
+    b.add_argument("--listens", nargs="+", type=Path, required=True, metavar="FILE")
+    b.add_argument("--out", type=Path, required=True, metavar="DIR")
+    b.add_argument(
+        "--tracks",
+        type=Path,
+        help="track table CSV track_id,genre,duration_s, or the library index .sqlite3",
+    )
+    b.add_argument("--genre-aliases", type=Path, help="alias override TOML")
+    b.add_argument("--window", type=float, default=30.0, help="equation 1 window, minutes")
+    b.add_argument("--normalise", choices=("max", "saturate"), default="max")
+    b.add_argument("--ranks", type=_ranks, default=(6, 4, 7), help="Tucker ranks du,de,dg")
+    b.add_argument("--l1", type=float, default=0.1, help="core regularisation")
+    b.add_argument("--l2", type=float, default=0.1, help="factor regularisation")
+    b.add_argument("--k0", type=float, default=10.0, help="evidence weight n / (n + k0)")
+    b.add_argument("--threshold", type=float, default=0.3, help="similarity threshold s")
+    b.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="post-mood threshold (default: the shipped one)",
+    )
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(handler=cmd_build)
+
+    e = sub.add_parser("evaluate", help="k-fold comparison against mood-blind baselines")
+    e.add_argument("--dataset", choices=("comoda", "incarmusic", "simulated"), required=True)
+    e.add_argument("--data", type=Path, required=True, metavar="PATH")
+    e.add_argument("--folds", type=int, default=5, metavar="K")
+    e.add_argument("--json", type=Path, required=True, metavar="OUT")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument(
+        "--context-rows",
+        action="store_true",
+        help="incarmusic: train on the rows without a mood too (scored: mood rows)",
+    )
+    e.set_defaults(handler=cmd_evaluate)
+
+    s = sub.add_parser("simulate", help="semi-synthetic users with planted tastes")
+    s.add_argument("--nlpcc", type=Path, required=True)
+    s.add_argument("--lastfm", type=Path, required=True)
+    s.add_argument("--users", type=int, default=200)
+    s.add_argument("--posts-per-user", type=int, default=60)
+    s.add_argument(
+        "--mood-share",
+        type=float,
+        default=0.5,
+        help="share of personal taste variance that depends on mood (0-1)",
+    )
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, required=True, metavar="DIR")
+    s.set_defaults(handler=cmd_simulate)
+
+    m = sub.add_parser("mood", help="classify posts, or score on NLPCC 2014")
+    m.add_argument("text", nargs="*")
+    m.add_argument("--nlpcc", type=Path, help="score on this NLPCC CSV or directory")
+    m.add_argument("--split", choices=("all", "test"), default="test",
+                   help="test = odd rows (the half the weights were not fitted on)")  # fmt: skip
+    m.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="confidence threshold (default: the one shipped with the weights)",
+    )
+    m.add_argument(
+        "--curve",
+        action="store_true",
+        help="with --nlpcc: precision / coverage / macro-F1 per threshold",
+    )
+    m.add_argument(
+        "--fit",
+        type=Path,
+        metavar="NLPCC",
+        help="maintainers: refit the shipped weights on NLPCC's even rows",
+    )
+    m.add_argument("--json", type=Path)
+    m.set_defaults(handler=cmd_mood)
+
+    lx = sub.add_parser("lexicon", help="re-derive the shipped lexicon files (maintainers)")
+    lx.add_argument("--dutir", type=Path, required=True)
+    lx.add_argument("--nrc", type=Path, required=True)
+    lx.set_defaults(handler=cmd_lexicon)
