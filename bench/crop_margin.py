@@ -25,7 +25,7 @@ from trainer.fer.dataset import load_fer_csv  # noqa: E402
 from trainer.fer.frames import face_in_frame  # noqa: E402
 from trainer.fer.metrics import compute_metrics  # noqa: E402
 
-MARGINS = (-0.05, 0.0, 0.05, 0.1, 0.15, 0.2)
+MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2)
 
 
 def main() -> int:

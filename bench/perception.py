@@ -63,11 +63,13 @@ def _frames(images, n: int):
 
 def worker(runtime: str, data_path: Path, n_frames: int, models: Path, fer_model: str | None
            ) -> dict:
+    import cv2
     import numpy as np
 
+    from device.perception.classifier import FerClassifier
     from device.perception.detector import HaarFaceDetector
+    from device.perception.estimator import DEFAULT_MARGIN
     from device.perception.preprocess import crop_face, to_gray, to_input
-    from device.perception.runtime import TFLiteModel
     from trainer.fer.dataset import load_fer_csv
     from trainer.fer.metrics import compute_metrics
 
@@ -76,30 +78,30 @@ def worker(runtime: str, data_path: Path, n_frames: int, models: Path, fer_model
     frames = _frames(val.images, n_frames)
     results = {}
     for name, spec in _specs(models, fer_model).items():
-        model = TFLiteModel(spec.path, threads=1, runtime=runtime)
+        classifier = FerClassifier(spec, threads=1, runtime=runtime, verify=False)
+        model = classifier.model
         side = spec.input_shape[1]
         to_mood = spec.label_to_mood_matrix()
-        import cv2
-
         probs = np.zeros((len(val), len(spec.labels)), np.float32)
         infer_ms = []
         for i, img in enumerate(val.images):
             face = img if side == img.shape[0] else cv2.resize(img, (side, side))
             x = to_input(face, spec.input_range)
             t = time.perf_counter()
-            probs[i] = model.run(x)[0]
+            model.run(x)
             infer_ms.append((time.perf_counter() - t) * 1e3)
+            probs[i] = classifier.probabilities(x)
         metrics = compute_metrics(probs, val.labels, spec.labels, to_mood)
         stages = {"detect": [], "preprocess": [], "classify": [], "frame": []}
         for frame in frames:
             t0 = time.perf_counter()
             boxes = detector.detect(to_gray(frame))
             t1 = time.perf_counter()
-            x = to_input(crop_face(frame, boxes[0], 0.0, side), spec.input_range) if boxes else None
+            x = (to_input(crop_face(frame, boxes[0], DEFAULT_MARGIN, side), spec.input_range)
+                 if boxes else None)
             t2 = time.perf_counter()
             if x is not None:
-                p = model.run(x)[0] @ to_mood
-                int(np.argmax(p))
+                int(np.argmax(classifier.mood_probabilities(classifier.probabilities(x))))
             t3 = time.perf_counter()
             for key, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=False):
                 stages[key].append(dt * 1e3)

@@ -20,6 +20,7 @@ from .errors import UserError
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 MOODS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
+OUTPUT_KINDS: tuple[str, ...] = ("probabilities", "logits")
 
 
 class ManifestError(UserError, ValueError):
@@ -44,6 +45,8 @@ class FerSpec:
     input_range: tuple[float, float]  # real values that pixel 0 and pixel 255 map to
     labels: tuple[str, ...]
     moods: dict[str, str | None]  # label -> mood or None (label ignored for mood)
+    #: "probabilities" (the model ends in a softmax) or "logits" (the device applies it)
+    output: str = "probabilities"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label_to_mood_matrix(self):
@@ -100,7 +103,10 @@ def _parse_fer(section: Any, directory: Path, where: str) -> FerSpec:
             raise ManifestError(f"{where}: label {label!r} maps to {mood!r}, not one of {MOODS}")
     if not any(m is not None for m in moods.values()):
         raise ManifestError(f"{where}: no label maps to a mood")
-    known = {"file", "sha256", "input_shape", "input_range", "labels", "moods"}
+    output = str(section.get("output", "probabilities"))
+    if output not in OUTPUT_KINDS:
+        raise ManifestError(f"{where}: output {output!r} is not one of {OUTPUT_KINDS}")
+    known = {"file", "sha256", "input_shape", "input_range", "labels", "moods", "output"}
     return FerSpec(
         path=directory / str(_require(section, "file", where)),
         sha256=str(_require(section, "sha256", where)),
@@ -108,6 +114,7 @@ def _parse_fer(section: Any, directory: Path, where: str) -> FerSpec:
         input_range=(lo, hi),
         labels=labels,
         moods=moods,
+        output=output,
         extra={k: v for k, v in section.items() if k not in known},
     )
 

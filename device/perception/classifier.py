@@ -8,9 +8,18 @@ from ..manifest import FerSpec, ManifestError, verify_file
 from .runtime import TFLiteModel
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max())
+    return z / z.sum()
+
+
 class FerClassifier:
-    def __init__(self, spec: FerSpec, threads: int = 1, runtime: str | None = None):
-        verify_file(spec.path, spec.sha256)
+    def __init__(self, spec: FerSpec, threads: int = 1, runtime: str | None = None,
+                 verify: bool = True):
+        """``verify=False`` skips the sha256 check: for a model being evaluated before it
+        has a manifest entry (trainer, benchmarks), never on the device."""
+        if verify:
+            verify_file(spec.path, spec.sha256)
         self.spec = spec
         self.model = TFLiteModel(spec.path, threads=threads, runtime=runtime)
         if self.model.input_shape != tuple(spec.input_shape):
@@ -31,7 +40,10 @@ class FerClassifier:
 
     def probabilities(self, real_input: np.ndarray) -> np.ndarray:
         """Label probabilities for one (1, H, W, 1) real-valued input."""
-        probs = self.model.run(real_input)[0].astype(np.float64)
+        out = self.model.run(real_input)[0].astype(np.float64)
+        if self.spec.output == "logits":
+            return softmax(out)
+        probs = out
         total = probs.sum()
         return probs / total if total > 0 else np.full_like(probs, 1.0 / len(probs))
 

@@ -1,8 +1,9 @@
 """From a detected face box to the classifier's real-valued input tensor.
 
-The crop is square around the box centre and widened by a margin, because FER2013 faces
-are framed looser than the Haar box (forehead and chin included). Areas outside the frame
-are filled by edge replication rather than black, which the model never saw in training.
+The crop is square around the box centre, widened (or narrowed) by a margin so that it
+frames the face the way FER2013's registration did (see ``estimator.DEFAULT_MARGIN``).
+Areas outside the frame are filled by edge replication rather than black, which the model
+never saw in training.
 """
 
 from __future__ import annotations

@@ -109,6 +109,7 @@ def cmd_evaluate(args) -> int:
 
 def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", help="moodnet (default), paper, tiny")
+    p.add_argument("--width", type=int, help="moodnet base channel count (default 30)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)

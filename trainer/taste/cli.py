@@ -98,6 +98,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prior(args: argparse.Namespace) -> int:
+    from .export import export
+    from .prior import cross_validate, fit_prior, plot, prior_artifact, read_sources, table
+
+    sources = read_sources(args.data)
+    prior = fit_prior(sources, k=args.k)
+    for rows in sources:
+        print(f"{rows.source}: {len(rows.score)} rows, unmapped genres {rows.unmapped or 'none'}")
+    print(table(prior))
+    cv = cross_validate(sources, k=args.k)
+    print("held-out MSE (5-fold, rows with a mood):", json.dumps(cv["mse"]))
+    path = export(prior_artifact(prior), args.out)
+    print(f"wrote {path} (population prior only) and the taste entry of {args.out}/manifest.json")
+    if args.json:
+        result = {**prior.details(), "cv": cv}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        plot(prior, Path(args.json).with_suffix(".png"))
+        Path(args.json).with_suffix(".md").write_text(
+            "# Population prior: value (rows with that mood and genre)\n\n" + table(prior)
+            + "\nHeld-out MSE (5-fold over rows, rows with a mood): "
+            + json.dumps(cv["mse"]) + "\n", encoding="utf-8")  # fmt: skip
+    return 0
+
+
 def cmd_lexicon(args: argparse.Namespace) -> int:
     from .mood.derive import DATA_DIR, derive_dutir, derive_nrc
 
@@ -188,6 +213,19 @@ def register(subparsers) -> None:
     )
     m.add_argument("--json", type=Path)
     m.set_defaults(handler=cmd_mood)
+
+    p = sub.add_parser("prior", help="population prior from public data -> DIR/taste.npz")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the shared data folder (incarmusic/, emotify_sample/, mumr_field_study/)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--k", type=float, default=20.0, help="shrinkage pseudo-count (rows)")
+    p.add_argument("--json", type=Path, help="also write the prior, evidence and CV here")
+    p.set_defaults(handler=cmd_prior)  # fmt: skip
 
     lx = sub.add_parser("lexicon", help="re-derive the shipped lexicon files (maintainers)")
     lx.add_argument("--dutir", type=Path, required=True)
