@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
 import sys
 
-from device.errors import UserError
+from device import clirunner
 
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.fer.cli",
@@ -16,29 +14,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="moodspeaker-train", description="Train Moodspeaker's models and export them."
+    return clirunner.build_parser(
+        "moodspeaker-train", "Train Moodspeaker's models and export them.", COMMAND_MODULES
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="area", required=True, metavar="AREA")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.handler(args) or 0)
-    except UserError as exc:
-        print(f"moodspeaker-train: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return clirunner.run(build_parser(), argv)
 
 
 if __name__ == "__main__":

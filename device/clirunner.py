@@ -1,0 +1,37 @@
+"""What both command lines share: subcommands from modules, logging, user errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from .errors import UserError
+
+
+def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
+    """A parser whose subcommands come from each module's ``register(subparsers)``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in modules:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse, set up logging, call the handler; a UserError prints one line, exit 2."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
