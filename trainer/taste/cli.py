@@ -132,7 +132,9 @@ def cmd_lexicon(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    area = subparsers.add_parser("taste", help="mood-aware genre preferences from posts and listening")
+    area = subparsers.add_parser(
+        "taste", help="mood-aware genre preferences from posts and listening"
+    )
     sub = area.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="posts + listens -> DIR/taste.npz and manifest entry")
