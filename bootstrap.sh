@@ -21,7 +21,6 @@ on_pi() { grep -qs "Raspberry Pi" /proc/device-tree/model; }
 
 apt_packages() {
   local pkgs=(python3 python3-venv python3-pip libvlc5 vlc-plugin-base)
-  [ "$mode" = test ] && pkgs+=(mosquitto)
   on_pi && pkgs+=(python3-picamera2)
   local missing=()
   for p in "${pkgs[@]}"; do

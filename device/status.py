@@ -69,3 +69,8 @@ class StatusLine:
         if self.tty and self.lines:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``count(1, "track")`` -> "1 track", ``count(3, "track")`` -> "3 tracks"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

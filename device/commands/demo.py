@@ -9,6 +9,7 @@ from pathlib import Path
 def cmd_demo(args) -> int:
     from ..app import serve
     from ..demo import demo_config, make_library
+    from ..status import count
 
     tmp = None
     if args.state_dir is None:
@@ -29,8 +30,8 @@ def cmd_demo(args) -> int:
                   " genres are drawn at random whatever the mood; see moodspeaker-train taste")
         stats = serve(cfg, seconds=args.seconds)
         genres = ", ".join(f"{p.mood}->{p.genre}" for p in stats.picks)
-        print(f"demo: played {stats.played} tracks, {stats.mood_switches} mood switches; "
-              f"picks: {genres}")
+        print(f"demo: played {count(stats.played, 'track')}, "
+              f"{count(stats.mood_switches, 'mood switch', 'mood switches')}; picks: {genres}")
         print(f"demo: journal {cfg.journal_path}" + (" (temporary)" if tmp else ""))
     finally:
         if tmp is not None:

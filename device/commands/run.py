@@ -8,13 +8,15 @@ from pathlib import Path
 def cmd_run(args) -> int:
     from ..app import serve
     from ..config import load_config
+    from ..status import count
 
     cfg = load_config(args.config)
     if args.state_dir:
         cfg.state.dir = Path(args.state_dir)
     stats = serve(cfg, seconds=args.seconds)
-    print(f"played {stats.played} tracks ({stats.completed} completed, {stats.errors} errors), "
-          f"{stats.mood_switches} mood switches")
+    switches = count(stats.mood_switches, "mood switch", "mood switches")
+    print(f"played {count(stats.played, 'track')} ({stats.completed} completed, "
+          f"{count(stats.errors, 'error')}), {switches}")
     return 0
 
 

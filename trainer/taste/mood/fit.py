@@ -141,3 +141,27 @@ def write_fit(result: FitResult, data_dir: Path = DATA_DIR) -> None:
         "cv": result.cv,
     }
     (data_dir / "classifier.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def cv_confusion(
+    nlpcc: Path, l2: float, min_confidence: float, folds: int = 4, min_df: int = 3, seed: int = 0
+) -> np.ndarray:
+    """Cross-validated counts (true mood x predicted mood, last column unclear) on the even
+    rows only, with the shipped L2 and threshold: how the classifier mixes moods up on posts
+    it has not seen, for de-mixing the evidence in aggregate (``preferences.demix``)."""
+    posts = read_nlpcc(nlpcc)[0::2]  # even rows only; odd rows are the held-out test
+    clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
+    rows = [clf.analyse(p.text)[:2] for p in posts]
+    y = np.array([CLASSES.index(p.mood) for p in posts])
+    fold = np.random.default_rng(seed).permutation(len(y)) % folds
+    counts = np.zeros((len(CLASSES), len(CLASSES) + 1))
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        df = Counter(t for i in np.flatnonzero(tr) for t in rows[i][1])
+        vocab = {t: j for j, t in enumerate(sorted(t for t, n in df.items() if n >= min_df))}
+        x = design(rows, vocab)
+        probs = probabilities(x[te], softmax_fit(x[tr], y[tr], l2))
+        best = probs.argmax(axis=1)
+        pred = np.where(probs[np.arange(len(best)), best] >= min_confidence, best, len(CLASSES))
+        np.add.at(counts, (y[te], pred), 1)
+    return counts
