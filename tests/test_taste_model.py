@@ -5,7 +5,7 @@ import pytest
 
 from device.manifest import ManifestError
 from device.taste import load_taste
-from trainer.taste.build import BuildConfig, build_artifact
+from trainer.taste.build import BuildConfig, build_artifact, confusion_for
 from trainer.taste.export import TasteArtifact, export
 from trainer.taste.preferences import preferences
 from trainer.taste.records import Listen, MoodPost
@@ -42,6 +42,26 @@ def test_equation_one_window_and_max_normalise():
     assert sad[5] == pytest.approx(10 * 0.5 * 0.5 / 1.0)  # rock: half window, half heard
     assert sad[6] == 0 and t.observed[0, 1].all() and not t.observed[0, 0].any()
     assert t.evidence[0, 1, 3] == 1 and t.evidence[0, 1, 6] == 0
+
+
+def test_relabel_moves_misclassified_sessions_back():
+    # One user: sad sessions are rock, angry ones rap; 6 of 20 sad posts were labelled
+    # angry. With the classifier's confusion, equation 1 puts (almost) no rock in angry.
+    posts, listens = [], []
+    for i in range(40):
+        t = 10_000.0 * (i + 1)
+        true, genre = ("sad", "rock") if i < 20 else ("angry", "rap")
+        posts.append(MoodPost("a", t, "angry" if i < 6 else true))
+        listens += [Listen("a", f"{genre}-{k}", genre, t + 300 * k, t + 300 * k + 200, 200.0)
+                    for k in range(3)]  # fmt: skip
+    confusion = np.eye(4) * 0.7 + 0.1
+    hard = preferences(posts, listens)
+    soft = preferences(posts, listens, confusion=confusion)
+    angry, sad, rock = 2, 1, 5
+    assert hard.values[0, angry, rock] == pytest.approx(3.0) and hard.evidence[0, angry, rock] == 18
+    assert soft.values[0, angry, rock] < 0.5 and soft.evidence[0, sad, rock] > 17
+    assert soft.evidence.sum() == pytest.approx(hard.evidence.sum())
+    assert BuildConfig().relabel and confusion_for(BuildConfig()).shape == (4, 4)
 
 
 def test_export_roundtrip_and_track_scores(tmp_path):

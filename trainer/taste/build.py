@@ -13,6 +13,7 @@ from device.genres import GenreMapper
 from .export import TasteArtifact
 from .importers import read_listens, read_posts
 from .mood import PostMoodClassifier
+from .mood.classify import shipped_confusion
 from .preferences import preferences, track_ratings
 from .records import ImportReport, Listen, MoodPost, Post
 from .tracks import track_neighbours
@@ -29,6 +30,12 @@ class BuildConfig:
     threshold: float = 0.3  # s in equation 6
     neighbours: int = 20
     min_confidence: float | None = None  # None: the classifier's shipped threshold
+    relabel: bool = True  # undo the classifier's CV confusions per user (preferences.relabel)
+
+
+def confusion_for(cfg: BuildConfig) -> np.ndarray | None:
+    """The classifier's cross-validated P(label | true mood) when ``cfg.relabel``."""
+    return shipped_confusion(cfg.min_confidence) if cfg.relabel else None
 
 
 def classify_posts(posts: list[Post], min_confidence: float | None) -> tuple[list[MoodPost], dict]:
@@ -51,7 +58,9 @@ def build_artifact(
     mood_posts: list[MoodPost], listens: list[Listen], cfg: BuildConfig, info: dict
 ) -> TasteArtifact:
     """Equation 1 -> Tucker -> completed preferences, prior and track neighbours."""
-    tensor = preferences(mood_posts, listens, cfg.window_min, cfg.normalise)
+    tensor = preferences(
+        mood_posts, listens, cfg.window_min, cfg.normalise, confusion=confusion_for(cfg)
+    )
     evidence = np.where(tensor.observed, np.maximum(tensor.slice_evidence[:, :, None], 1), 0)
     model = fit_tucker(tensor.values, tensor.observed, evidence, cfg.tucker)
     # Tucker fills the gaps and smooths thin slices; where a slice has much evidence its own
@@ -77,6 +86,7 @@ def build_artifact(
         "users": len(tensor.users),
         "window_min": cfg.window_min,
         "normalise": cfg.normalise,
+        "relabel": cfg.relabel,
         "ranks": list(cfg.tucker.ranks),
         "tucker_iterations": model.iterations,
         "holdout_rmse": None if np.isnan(model.holdout_rmse) else round(model.holdout_rmse, 4),

@@ -31,6 +31,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         tucker=TuckerConfig(ranks=args.ranks, l1=args.l1, l2=args.l2, k0=args.k0, seed=args.seed),
         threshold=args.threshold,
         min_confidence=args.min_confidence,
+        relabel=not args.no_relabel,
     )
     tracks = read_track_table(args.tracks) if args.tracks else None
     mapper = GenreMapper(override=args.genre_aliases)
@@ -149,6 +150,12 @@ def register(subparsers) -> None:
     b.add_argument("--genre-aliases", type=Path, help="alias override TOML")
     b.add_argument("--window", type=float, default=30.0, help="equation 1 window, minutes")
     b.add_argument("--normalise", choices=("max", "saturate"), default="max")
+    b.add_argument(
+        "--no-relabel",
+        action="store_true",
+        help="take each post's classified mood as certain (default: undo the classifier's "
+        "cross-validated confusions per user from the genres played around each post)",
+    )
     b.add_argument("--ranks", type=_ranks, default=(6, 4, 7), help="Tucker ranks du,de,dg")
     b.add_argument("--l1", type=float, default=0.1, help="core regularisation")
     b.add_argument("--l2", type=float, default=0.1, help="factor regularisation")

@@ -11,7 +11,7 @@ the post classifier costs) reach. The listens around clear posts also become rat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from device.errors import UserError
 from device.genres import GENRES, GenreMapper
 from device.manifest import MOODS
 
-from .build import BuildConfig, build_artifact, classify_posts
+from .build import BuildConfig, build_artifact, classify_posts, confusion_for
 from .evaluate import Ratings
 from .importers import read_listens, read_posts
 from .preferences import play_weights
@@ -90,12 +90,14 @@ def simulated_ratings(data: Path, cfg: BuildConfig | None = None) -> SimulatedSe
     oracle = None
     if len(true_moods) == len(posts):
         true_posts = [MoodPost(p.user, p.time, m) for p, m in zip(posts, true_moods, strict=True)]
-        orc = build_artifact(true_posts, listens, cfg, {})
+        orc = build_artifact(true_posts, listens, replace(cfg, relabel=False), {})
         o_pos = {str(u): i for i, u in enumerate(orc.arrays["users"])}
         oracle = orc.arrays["preferences"][[o_pos[u] for u in users]]
     from .preferences import preferences
 
-    tensor = preferences(mood_posts, listens, cfg.window_min, cfg.normalise)
+    tensor = preferences(
+        mood_posts, listens, cfg.window_min, cfg.normalise, confusion=confusion_for(cfg)
+    )
     observed = np.where(tensor.observed, tensor.values, np.nan)
     return SimulatedSet(
         ratings=_rows(mood_posts, listens, cfg.window_min), users=users, truth=truth,

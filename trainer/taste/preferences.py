@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from device.genres import GENRES
 from device.manifest import MOODS
@@ -55,8 +56,16 @@ def _codes(values: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
 
 def play_weights(
     posts: list[MoodPost], listens: list[Listen], users: tuple[str, ...], window_s: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every (post, play) pair within the window: (user index, post mood, play index, p_i)."""
+    user, mood, play, weight, _ = _pairs(posts, listens, users, window_s)
+    return user, mood, play, weight
+
+
+def _pairs(
+    posts: list[MoodPost], listens: list[Listen], users: tuple[str, ...], window_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As ``play_weights``, plus the index of each pair's post among the users' posts."""
     pos = {u: i for i, u in enumerate(users)}
     l_user = np.array([pos[x.user] for x in listens], dtype=np.int64)
     l_start = np.array([x.started_at for x in listens], dtype=np.float64)
@@ -85,7 +94,60 @@ def play_weights(
     heard = np.clip(listen_arr[play], 0.0, 1.0)
     weight = 10.0 * np.clip(window_s - dt, 0.0, None) / window_s * heard
     weight *= p_weight[post_of_pair]
-    return p_user[post_of_pair], p_mood[post_of_pair], play, weight
+    return p_user[post_of_pair], p_mood[post_of_pair], play, weight, post_of_pair
+
+
+def relabel(
+    post_user: np.ndarray,
+    post_label: np.ndarray,
+    pair_post: np.ndarray,
+    pair_genre: np.ndarray,
+    n_users: int,
+    confusion: np.ndarray,
+    alpha: float = 10.0,
+    beta: float = 2.0,
+    iterations: int = 30,
+    tol: float = 1e-3,
+) -> np.ndarray:
+    """(posts, moods) posterior of each post's true mood given its classified mood and the
+    genres played around it: a per-user latent-class model fitted by EM.
+
+    The classifier's label is a noisy observation of the true mood, ``confusion[e, l] =
+    P(label l | true mood e)`` (cross-validated on NLPCC's even rows, ``classifier.json``).
+    Each user has a mood mix ``pi[u, e]`` (pseudo-count ``beta`` per mood) and a genre
+    distribution per mood ``theta[u, e]`` (``alpha`` pseudo-plays of the population's),
+    and all plays around one post share its mood; so a session that fits the user's sad
+    listening far better than their angry one moves a post labelled angry toward sad.
+    """
+    n_posts, n_moods = len(post_user), confusion.shape[0]
+    n_genres = len(GENRES)
+    plays = np.bincount(
+        pair_post * n_genres + pair_genre, minlength=n_posts * n_genres
+    ).reshape(n_posts, n_genres).astype(float)  # fmt: skip
+    log_label = np.log(np.maximum(confusion[:, post_label].T, 1e-12))
+    resp = np.eye(n_moods)[post_label]
+    owner = sparse.csr_matrix(
+        (np.ones(n_posts), (post_user, np.arange(n_posts))), shape=(n_users, n_posts)
+    )
+    for _ in range(iterations):
+        per_user = owner @ (resp[:, :, None] * plays[:, None, :]).reshape(n_posts, -1)
+        per_user = per_user.reshape(n_users, n_moods, n_genres)
+        pop = per_user.sum(axis=0) + 1.0
+        pop /= pop.sum(axis=1, keepdims=True)
+        theta = per_user + alpha * pop[None]
+        theta /= theta.sum(axis=2, keepdims=True)
+        mix = owner @ resp
+        mix = (mix + beta) / (mix.sum(axis=1, keepdims=True) + n_moods * beta)
+        logit = log_label + np.log(mix[post_user])
+        logit += np.einsum("keg,kg->ke", np.log(theta[post_user]), plays)
+        logit -= logit.max(axis=1, keepdims=True)
+        new = np.exp(logit)
+        new /= new.sum(axis=1, keepdims=True)
+        change = float(np.abs(new - resp).max()) if n_posts else 0.0
+        resp = new
+        if change < tol:
+            break
+    return resp
 
 
 def preferences(
@@ -94,8 +156,13 @@ def preferences(
     window_min: float = 30.0,
     normalise: str = "max",
     tau: float = 10.0,
+    confusion: np.ndarray | None = None,
 ) -> PreferenceTensor:
-    """Equation 1 summed per (user, mood, genre), put on 0-10 (see module docstring)."""
+    """Equation 1 summed per (user, mood, genre), put on 0-10 (see module docstring).
+
+    With ``confusion`` (P(classified mood | true mood), moods x moods) each post's plays
+    are shared among the moods by its posterior from ``relabel`` instead of all going to
+    its classified mood; sums and evidence become expected values."""
     if normalise not in ("max", "saturate"):
         raise ValueError(f"normalise must be 'max' or 'saturate', not {normalise!r}")
     genre_of = np.array([GENRES.index(x.genre) if x.genre else -1 for x in listens])
@@ -104,17 +171,29 @@ def preferences(
     sums = np.zeros(shape)
     counts = np.zeros(shape)
     if users:
-        user, mood, play, weight = play_weights(posts, listens, users, window_min * 60.0)
+        user, mood, play, weight, post = _pairs(posts, listens, users, window_min * 60.0)
         genre = genre_of[play]
         ok = (genre >= 0) & (weight > 0)
-        flat = np.ravel_multi_index((user[ok], mood[ok], genre[ok]), shape)
-        sums = np.bincount(flat, weights=weight[ok], minlength=sums.size).reshape(shape)
-        counts = np.bincount(flat, minlength=sums.size).reshape(shape).astype(float)
+        if confusion is None:
+            flat = np.ravel_multi_index((user[ok], mood[ok], genre[ok]), shape)
+            sums = np.bincount(flat, weights=weight[ok], minlength=sums.size).reshape(shape)
+            counts = np.bincount(flat, minlength=sums.size).reshape(shape).astype(float)
+        else:
+            pos = {u: i for i, u in enumerate(users)}
+            kept = [p for p in posts if p.user in pos]
+            p_user = np.array([pos[p.user] for p in kept], dtype=np.int64)
+            p_label = np.array([MOODS.index(p.mood) for p in kept], dtype=np.int64)
+            resp = relabel(p_user, p_label, post[ok], genre[ok], len(users), confusion)
+            for e in range(len(MOODS)):  # each pair's play shared by its post's posterior
+                flat = np.ravel_multi_index((user[ok], np.full(ok.sum(), e), genre[ok]), shape)
+                share = resp[post[ok], e]
+                sums += np.bincount(flat, share * weight[ok], sums.size).reshape(shape)
+                counts += np.bincount(flat, share, sums.size).reshape(shape)
     slice_ev = counts.sum(axis=2)
     if normalise == "max":
         top = sums.max(axis=2, keepdims=True)
         values = np.divide(10.0 * sums, top, out=np.zeros(shape), where=top > 0)
-        observed = np.broadcast_to(slice_ev[:, :, None] > 0, shape).copy()
+        observed = np.broadcast_to(slice_ev[:, :, None] >= 0.5, shape).copy()
     else:
         values = 10.0 * (1.0 - np.exp(-sums / tau))
         observed = counts > 0

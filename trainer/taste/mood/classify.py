@@ -125,6 +125,25 @@ def shipped_threshold(data_dir: Path = DATA_DIR, default: float = 0.7) -> float:
         return default
 
 
+def shipped_confusion(
+    min_confidence: float | None = None, data_dir: Path = DATA_DIR
+) -> np.ndarray | None:
+    """P(classified mood | true mood) (moods x moods, unclear posts left out), cross-validated
+    on NLPCC's even rows at the threshold nearest ``min_confidence`` (default: shipped);
+    None if ``classifier.json`` has none."""
+    try:
+        meta = json.loads((data_dir / "classifier.json").read_text())
+    except (OSError, ValueError):
+        return None
+    table = meta.get("confusion_cv") or {}
+    if not table:
+        return None
+    th = meta.get("min_confidence", 0.7) if min_confidence is None else min_confidence
+    key = min(table, key=lambda k: abs(float(k) - th))
+    counts = np.asarray(table[key], dtype=float)
+    return counts[:, : len(CLASSES)] / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+
+
 def save_weights(weights: np.ndarray, path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)

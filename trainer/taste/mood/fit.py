@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ class FitResult:
     l2: float
     min_confidence: float
     cv: dict  # threshold -> cross-validated scores on the training rows
+    confusion: dict = field(default_factory=dict)  # threshold -> CV counts (cv_confusion)
 
 
 def design(
@@ -125,7 +126,8 @@ def fit_nlpcc(
         w[en] = w[emo]  # an English emotion word counts like a Weibo emoticon (both 5.0)
     n_lex = 1 + len(FEATURES)
     tokens = {t: w[n_lex + j] for t, j in vocab.items() if np.abs(w[n_lex + j]).max() >= 0.01}
-    return FitResult(w[:n_lex], tokens, l2, th, {str(k): v for k, v in cv_all.items()})
+    cv = {str(k): v for k, v in cv_all.items()}
+    return FitResult(w[:n_lex], tokens, l2, th, cv, cv_confusion(nlpcc, l2, folds, min_df, seed))
 
 
 def write_fit(result: FitResult, data_dir: Path = DATA_DIR) -> None:
@@ -139,29 +141,35 @@ def write_fit(result: FitResult, data_dir: Path = DATA_DIR) -> None:
         "with CV precision >= 0.72",
         "tokens": len(result.tokens),
         "cv": result.cv,
+        "confusion_cv": result.confusion,
     }
     (data_dir / "classifier.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def cv_confusion(
-    nlpcc: Path, l2: float, min_confidence: float, folds: int = 4, min_df: int = 3, seed: int = 0
-) -> np.ndarray:
-    """Cross-validated counts (true mood x predicted mood, last column unclear) on the even
-    rows only, with the shipped L2 and threshold: how the classifier mixes moods up on posts
-    it has not seen, for de-mixing the evidence in aggregate (``preferences.demix``)."""
+    nlpcc: Path, l2: float, folds: int = 4, min_df: int = 3, seed: int = 0
+) -> dict[str, list[list[int]]]:
+    """Cross-validated counts per confidence threshold: true mood x classified mood (last
+    column: unclear), on the even rows only, at the shipped L2. How the classifier mixes
+    moods up on posts it has not seen; ``preferences.relabel`` undoes it in aggregate."""
     posts = read_nlpcc(nlpcc)[0::2]  # even rows only; odd rows are the held-out test
     clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
     rows = [clf.analyse(p.text)[:2] for p in posts]
     y = np.array([CLASSES.index(p.mood) for p in posts])
     fold = np.random.default_rng(seed).permutation(len(y)) % folds
-    counts = np.zeros((len(CLASSES), len(CLASSES) + 1))
+    probs = np.zeros((len(y), len(CLASSES)))
     for k in range(folds):
         tr, te = fold != k, fold == k
         df = Counter(t for i in np.flatnonzero(tr) for t in rows[i][1])
         vocab = {t: j for j, t in enumerate(sorted(t for t, n in df.items() if n >= min_df))}
-        x = design(rows, vocab)
-        probs = probabilities(x[te], softmax_fit(x[tr], y[tr], l2))
-        best = probs.argmax(axis=1)
-        pred = np.where(probs[np.arange(len(best)), best] >= min_confidence, best, len(CLASSES))
-        np.add.at(counts, (y[te], pred), 1)
-    return counts
+        probs[te] = probabilities(
+            design(rows, vocab)[te], softmax_fit(design(rows, vocab)[tr], y[tr], l2)
+        )
+    best = probs.argmax(axis=1)
+    out = {}
+    for th in THRESHOLDS:
+        pred = np.where(probs[np.arange(len(y)), best] >= th, best, len(CLASSES))
+        counts = np.zeros((len(CLASSES), len(CLASSES) + 1), dtype=int)
+        np.add.at(counts, (y, pred), 1)
+        out[str(float(th))] = counts.tolist()
+    return out
