@@ -128,8 +128,8 @@ def build(
     mapper = mapper or GenreMapper()
     posts = read_posts(post_files, report)
     listens = read_listens(listen_files, report, mapper, tracks)
-    log.info("import: %s", report.summary())
-    log.info("%s", mapper.report())
+    log.debug("import: %s", report.summary())
+    log.debug("%s", mapper.report())
     mood_posts, mood_info = classify_posts(posts, cfg.min_confidence)
     info = {
         "source": "moodspeaker-train taste build",

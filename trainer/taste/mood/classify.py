@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -170,6 +171,7 @@ class PostMoodClassifier:
     ) -> None:
         import jieba
 
+        jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not news
         if min_confidence is None:
             min_confidence = shipped_threshold(data_dir)
         self.min_confidence = min_confidence
