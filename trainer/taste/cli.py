@@ -91,7 +91,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import run_evaluation
     from .report import write_report
 
-    result = run_evaluation(args.dataset, args.data, args.folds, args.seed, args.context_rows)
+    result = run_evaluation(
+        args.dataset, args.data, args.folds, args.seed, args.context_rows, args.repeats
+    )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     markdown = write_report(result, Path(args.json).with_suffix(""))
@@ -176,6 +178,8 @@ def register(subparsers) -> None:
     e.add_argument("--folds", type=int, default=5, metavar="K")
     e.add_argument("--json", type=Path, required=True, metavar="OUT")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--repeats", type=int, default=1, metavar="R",
+                   help="repeat the k folds with seeds SEED .. SEED+R-1 (default 1)")  # fmt: skip
     e.add_argument(
         "--context-rows",
         action="store_true",

@@ -15,8 +15,11 @@ def _cell(summary: dict, metric: str) -> str:
 
 
 def markdown(result: dict) -> str:
-    """Every method side by side, mean ± std over folds, and the simulated Spearman."""
-    head = (f"### {result['dataset']}: {result['k']}-fold CV, seed {result['seed']}, "
+    """Every method side by side, mean ± std over all folds (of all repeats), and the
+    simulated Spearman."""
+    reps, seed = result.get("repeats", 1), result["seed"]
+    seeds = f"seed {seed}" if reps == 1 else f"x {reps} repeats, seeds {seed}-{seed + reps - 1}"
+    head = (f"### {result['dataset']}: {result['k']}-fold CV {seeds}, "
             f"{result['scored_rows']} scored rows of {result['rows']}, {result['users']} "
             f"users, {result['items']} items, {result['genres']} genres")  # fmt: skip
     if result.get("context_rows"):
@@ -26,6 +29,12 @@ def markdown(result: dict) -> str:
     for name, summary in result["summary"].items():
         cells = " | ".join(_cell(summary, m) for m in METRICS)
         lines.append(f"| {name} | {cells} |")
+    chosen = result["summary"].get("mood_tucker_tracks", {}).get("track_weights_chosen")
+    if chosen:
+        picks = ", ".join(f"{v} in {c}" for v, c in chosen.items())
+        lines += ["", "mood_tucker_tracks on re-rated tracks: mood shift / own-rating "
+                  "shrinkage chosen by inner 4-fold CV per training fold: "
+                  f"{picks} folds."]  # fmt: skip
     sp = result.get("spearman")
     if sp:
         lines += ["", f"Spearman per (user, mood) vs planted tastes ({sp['users']} users, "
@@ -59,7 +68,8 @@ def plots(result: dict, stem: Path) -> list[Path]:
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylim(min(mae) * 0.9, max(mae) * 1.05)
     ax.set_ylabel("MAE (lower is better)")
-    ax.set_title(f"{result['dataset']}: MAE per method, ± std over {result['k']} folds")
+    runs = result["k"] * result.get("repeats", 1)
+    ax.set_title(f"{result['dataset']}: MAE per method, ± std over {runs} folds")
     fig.tight_layout()
     mae_path = stem.parent / f"{stem.name}_mae.png"
     fig.savefig(mae_path, dpi=90)
