@@ -165,3 +165,34 @@ def test_exported_model_averages_the_mirrored_face(exported):
         a = classifier.probabilities(face[None, :, :, None] / 255.0)
         b = classifier.probabilities(face[None, :, ::-1, None] / 255.0)
         np.testing.assert_allclose(a, b, atol=2 / 256)
+
+
+def test_fine_tune_with_mood_loss_selects_on_mood_accuracy(exported, tmp_path):
+    _root, _out, ckpt, csv_path, _ = exported
+    out, run = tmp_path / "models", tmp_path / "ft"
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(out), "--checkpoint-dir",
+            str(run), "--arch", "tiny", "--epochs", "2", "--batch-size", "16", "--no-augment",
+            "--learning-rate", "0.001", "--init", str(ckpt / "best.keras"), "--mood-loss", "1",
+            "--select-on", "mood_accuracy"]  # fmt: skip
+    assert train_main(args) == 0
+    state = json.loads((run / "state.json").read_text())
+    assert state["config"]["mood_loss"] == 1.0 and state["config"]["select_on"] == "mood_accuracy"
+    history = (run / "history.csv").read_text().splitlines()
+    assert "val_mood_accuracy" in history[0].split(",") and len(history) == 3
+    best = max(float(line.split(",")[-1]) for line in history[1:])
+    assert state["best"] == pytest.approx(best, abs=1e-5)
+    # started from the trained weights: its first epoch is far ahead of the scratch run's
+    scratch = (ckpt / "history.csv").read_text().splitlines()
+    first = dict(zip(history[0].split(","), history[1].split(","), strict=True))
+    first_scratch = dict(zip(scratch[0].split(","), scratch[1].split(","), strict=True))
+    assert float(first["accuracy"]) > float(first_scratch["accuracy"]) + 0.2
+    assert load_manifest(out).fer is not None
+
+
+def test_init_names_a_missing_checkpoint(exported, tmp_path, capsys):
+    _, _, _, csv_path, _ = exported
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
+            "--checkpoint-dir", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1",
+            "--init", str(tmp_path / "nope.keras")]  # fmt: skip
+    assert train_main(args) != 0
+    assert "nope.keras: no such checkpoint" in capsys.readouterr().err

@@ -72,7 +72,9 @@ def cmd_export(args) -> int:
     state_path = args.checkpoint.parent / "state.json"
     cfg = json.loads(state_path.read_text())["config"] if state_path.exists() else {}
     data = _load(args.data, ("Training", "PublicTest"))
-    model = keras.models.load_model(args.checkpoint)
+    from . import losses  # noqa: F401  registers the custom loss and metric for loading
+
+    model = keras.models.load_model(args.checkpoint, compile=False)
     entry = export(model, data, args.data, args.out, read_history(args.checkpoint.parent), cfg,
                    flip_average=args.flip_average)
     print(json.dumps(entry["metrics"], indent=2))
@@ -116,10 +118,15 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hard-label-weight", type=float,
                    help="weight of the FER2013 label vs the FER+ vote distribution (0..1)")
     p.add_argument("--class-balance", type=float, help="0 none .. 1 fully balanced")
-    p.add_argument("--patience", type=int, help="early stopping on PublicTest accuracy")
+    p.add_argument("--patience", type=int, help="epochs without a PublicTest gain before stopping")
     p.add_argument("--seed", type=int)
     p.add_argument("--max-train-rows", type=int, help="train on a random subset")
     p.add_argument("--no-augment", dest="augment", action="store_const", const=False)
+    p.add_argument("--mood-loss", type=float,
+                   help="weight of the 4-mood cross-entropy added to the 7-class one (0)")
+    p.add_argument("--select-on", choices=("accuracy", "mood_accuracy"),
+                   help="PublicTest metric for best.keras and early stopping (accuracy)")
+    p.add_argument("--init", help="start from this .keras checkpoint (fine-tuning)")
 
 
 def _flip_option(p: argparse.ArgumentParser) -> None:

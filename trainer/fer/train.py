@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from device.errors import UserError
+
 from .dataset import FER_LABELS, FerData, ferplus_distribution, not_a_face
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ class TrainConfig:
     patience: int = 10
     seed: int = 1234
     max_train_rows: int | None = None  # a subset, for smoke tests and the heavy paper model
+    #: weight of the 4-mood cross-entropy added to the 7-class one (losses.MoodAwareLoss)
+    mood_loss: float = 0.0
+    #: PublicTest metric that picks best.keras and drives early stopping
+    select_on: str = "accuracy"  # or "mood_accuracy"
+    #: a .keras checkpoint to start from (fine-tuning) instead of random weights
+    init: str | None = None
 
 
 @dataclass
@@ -129,6 +137,9 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
 def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
+    from .export import DEFAULT_MOODS
+    from .losses import MoodAccuracy, MoodAwareLoss, label_to_mood
+
     total = max(cfg.epochs * steps_per_epoch, 1)
     warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -138,10 +149,13 @@ def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
         warmup_steps=warmup,
         alpha=0.01,
     )
+    mapping = label_to_mood(DEFAULT_MOODS)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        loss=MoodAwareLoss(mapping, cfg.mood_loss)
+        if cfg.mood_loss > 0
+        else keras.losses.CategoricalCrossentropy(),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"), MoodAccuracy(mapping)],
     )
 
 
@@ -149,6 +163,10 @@ def _atomic_save(model, path: Path) -> None:
     tmp = path.with_name(path.stem + ".tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
+
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "mood_accuracy",
+                "val_mood_accuracy")  # fmt: skip
 
 
 class _RunState:
@@ -164,7 +182,9 @@ class _RunState:
         self.done = False
         if self.path.exists():
             saved = json.loads(self.path.read_text())
-            if saved.get("config") != asdict(cfg):
+            # a run saved before a field existed ran with that field's default
+            config = {**asdict(TrainConfig()), **saved.get("config", {})}
+            if config != asdict(cfg):
                 raise SystemExit(
                     f"{run_dir}: holds a run with a different configuration; "
                     "use another --checkpoint-dir or delete it"
@@ -182,10 +202,15 @@ class _RunState:
         os.replace(tmp, self.path)
 
     def append_history(self, epoch: int, logs: dict) -> None:
-        new = not self.history_path.exists()
+        if self.history_path.exists():
+            with open(self.history_path, newline="") as fh:
+                keys = next(csv.reader(fh))[1:]
+            new = False
+        else:
+            keys = [k for k in HISTORY_KEYS if k in logs] or list(HISTORY_KEYS[:4])
+            new = True
         with open(self.history_path, "a", newline="") as fh:
             writer = csv.writer(fh)
-            keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
             if new:
                 writer.writerow(["epoch", *keys])
             writer.writerow([epoch, *(f"{float(logs.get(k, float('nan'))):.5f}" for k in keys)])
@@ -207,15 +232,20 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
     """Train (or resume) and return the best model by PublicTest accuracy."""
     import keras
 
+    from . import losses  # noqa: F401  registers the custom loss and metric for loading
     from .architectures import build
 
+    if cfg.select_on not in ("accuracy", "mood_accuracy"):
+        raise UserError(f"--select-on must be accuracy or mood_accuracy, not {cfg.select_on!r}")
+    if cfg.init is not None and not Path(cfg.init).is_file():
+        raise UserError(f"--init {cfg.init}: no such checkpoint")
     run_dir.mkdir(parents=True, exist_ok=True)
     state = _RunState(run_dir, cfg)
     best_path, last_path = run_dir / "best.keras", run_dir / "last.keras"
     if state.done and best_path.exists():
         log.info("run in %s already finished (best %.4f at epoch %d)", run_dir, state.best,
                  state.best_epoch)
-        return keras.models.load_model(best_path)
+        return keras.models.load_model(best_path, compile=False)
 
     keras.utils.set_random_seed(cfg.seed + state.epoch)
     data = prepare(train_data, val_data, cfg)
@@ -224,6 +254,10 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
     if last_path.exists() and state.epoch > 0:
         log.info("resuming from %s after epoch %d", last_path, state.epoch)
         model = keras.models.load_model(last_path)
+    elif cfg.init is not None:
+        log.info("starting from the weights in %s", cfg.init)
+        model = keras.models.load_model(cfg.init, compile=False)
+        _compile(model, cfg, steps)
     else:
         model = build(cfg.arch, width=cfg.width)
         _compile(model, cfg, steps)
@@ -235,13 +269,14 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
             logs = logs or {}
             state.epoch = epoch + 1
             state.append_history(epoch + 1, logs)
-            score = float(logs.get("val_accuracy", 0.0))
+            score = float(logs.get(f"val_{cfg.select_on}", 0.0))
             if score > state.best:
                 state.best, state.best_epoch = score, epoch + 1
                 _atomic_save(self.model, best_path)
             _atomic_save(self.model, last_path)
             if state.epoch - state.best_epoch >= cfg.patience:
-                log.info("early stop: no PublicTest gain for %d epochs", cfg.patience)
+                log.info("early stop: no PublicTest %s gain for %d epochs", cfg.select_on,
+                         cfg.patience)  # fmt: skip
                 self.model.stop_training = True
                 state.done = True
             state.save()
@@ -257,4 +292,4 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
         )
     state.done = True
     state.save()
-    return keras.models.load_model(best_path)
+    return keras.models.load_model(best_path, compile=False)
