@@ -155,6 +155,20 @@ def test_augmenter_keeps_targets_and_range():
     assert not np.allclose(xa, x / 255.0)  # something was changed
 
 
+def test_augment_strength_zero_only_mirrors():
+    from trainer.fer.train import _augmenter
+
+    images, _ = synthetic_faces(32, seed=6)
+    x = images[..., None]
+    y, w = np.eye(7, dtype=np.float32)[np.arange(32) % 7], np.ones(32, np.float32)
+    xa = np.asarray(_augmenter(seed=2, strength=0.0)(x, y, w)[0])
+    plain, mirrored = x / 255.0, x[:, :, ::-1] / 255.0
+    same = [np.allclose(a, p, atol=1e-6) for a, p in zip(xa, plain, strict=True)]
+    flipped = [np.allclose(a, m, atol=1e-6) for a, m in zip(xa, mirrored, strict=True)]
+    assert all(s or f for s, f in zip(same, flipped, strict=True))
+    assert any(flipped) and any(same)
+
+
 def test_exported_model_averages_the_mirrored_face(exported):
     """With the test-time flip built in, a face and its mirror image score the same."""
     _, out, _, _, _ = exported
@@ -187,6 +201,10 @@ def test_fine_tune_with_mood_loss_selects_on_mood_accuracy(exported, tmp_path):
     first_scratch = dict(zip(scratch[0].split(","), scratch[1].split(","), strict=True))
     assert float(first["accuracy"]) > float(first_scratch["accuracy"]) + 0.2
     assert load_manifest(out).fer is not None
+    entry = json.loads((out / "manifest.json").read_text())["fer"]
+    assert [st["epochs_run"] for st in entry["train_stages"]] == [6, 2]
+    report = (out / "fer_report" / "report.md").read_text()
+    assert "**stage 1**" in report and "**stage 2**" in report
 
 
 def test_init_names_a_missing_checkpoint(exported, tmp_path, capsys):

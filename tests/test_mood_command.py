@@ -28,10 +28,10 @@ def _run(*args):
 def test_mood_json_on_padded_faces(public_faces, tmp_path):
     paths, truth = [], []
     for label in ("happy", "sad", "angry", "neutral"):
-        idx = np.flatnonzero(public_faces.labels == FER_LABELS.index(label))[:10]
+        idx = np.flatnonzero(public_faces.labels == FER_LABELS.index(label))[:25]
         for j, i in enumerate(idx):
             path = tmp_path / f"{label}_{j}.jpg"
-            frame = face_in_frame(public_faces.images[i], 60 + 40 * j, 40 + 20 * j)
+            frame = face_in_frame(public_faces.images[i], 60 + 16 * j, 40 + 8 * j)
             cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
             paths.append(str(path))
             truth.append(label)
@@ -58,8 +58,11 @@ def test_mood_json_on_padded_faces(public_faces, tmp_path):
             correct += face["mood"] == label
     # Haar finds about half of the upscaled FER faces (many are profiles, occluded,
     # drawings or cropped too tight for its features); a real frame has more context
-    assert found >= 14
-    assert correct / found >= 0.7  # a small sample of the >= 78 % 4-mood accuracy
+    print(f"{found} faces found in 100 frames, mood right on {correct}")
+    assert found >= 35
+    # chance is 25 %; the whole split's 4-mood accuracy (74 %, int8) is in the README: this
+    # is a 100-frame sample of it through detection and cropping, so allow for noise
+    assert correct / found >= 0.6
 
 
 def test_mood_text_output_and_no_face(tmp_path):

@@ -37,7 +37,7 @@ def _train_config(args) -> object:
 
 def cmd_train(args) -> int:
     from .export import export
-    from .train import read_history, train
+    from .train import run_lineage, train
 
     cfg = _train_config(args)
     data = _load(args.data, ("Training", "PublicTest"))
@@ -46,8 +46,9 @@ def cmd_train(args) -> int:
         raise UserError(f"{args.data}: needs both Training and PublicTest rows")
     run_dir = args.checkpoint_dir or DEFAULT_CHECKPOINTS / cfg.arch
     model = train(train_split, val, cfg, run_dir)
-    entry = export(model, data, args.data, args.out, read_history(run_dir), asdict(cfg),
-                   flip_average=args.flip_average)
+    history, stages = run_lineage(run_dir)
+    entry = export(model, data, args.data, args.out, history, asdict(cfg),
+                   flip_average=args.flip_average, stages=stages)
     print(json.dumps(entry["metrics"], indent=2))
     return 0
 
@@ -64,19 +65,19 @@ def cmd_ablate(args) -> int:
 def cmd_export(args) -> int:
     import keras
 
+    from . import losses  # noqa: F401  registers the custom loss and metric for loading
     from .export import export
-    from .train import read_history
+    from .train import run_lineage
 
     if not args.checkpoint.is_file():
         raise UserError(f"{args.checkpoint}: no such checkpoint")
     state_path = args.checkpoint.parent / "state.json"
     cfg = json.loads(state_path.read_text())["config"] if state_path.exists() else {}
     data = _load(args.data, ("Training", "PublicTest"))
-    from . import losses  # noqa: F401  registers the custom loss and metric for loading
-
     model = keras.models.load_model(args.checkpoint, compile=False)
-    entry = export(model, data, args.data, args.out, read_history(args.checkpoint.parent), cfg,
-                   flip_average=args.flip_average)
+    history, stages = run_lineage(args.checkpoint.parent)
+    entry = export(model, data, args.data, args.out, history, cfg,
+                   flip_average=args.flip_average, stages=stages)
     print(json.dumps(entry["metrics"], indent=2))
     return 0
 
@@ -122,6 +123,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--max-train-rows", type=int, help="train on a random subset")
     p.add_argument("--no-augment", dest="augment", action="store_const", const=False)
+    p.add_argument("--augment-strength", type=float,
+                   help="scale of rotation/zoom/shift/contrast augmentation (1; 0 = flips only)")
     p.add_argument("--mood-loss", type=float,
                    help="weight of the 4-mood cross-entropy added to the 7-class one (0)")
     p.add_argument("--select-on", choices=("accuracy", "mood_accuracy"),

@@ -59,10 +59,26 @@ def with_flip_average(model):
 
     face = keras.Input(model.input_shape[1:], name="face")
     both = keras.ops.concatenate([face, keras.ops.flip(face, axis=2)], axis=0)
-    out = model(both)
+    out = model(both, training=False)
     n = model.output_shape[-1]
     mean = keras.ops.mean(keras.ops.reshape(out, (2, -1, n)), axis=0)
     return keras.Model(face, mean, name=f"{model.name}_flip_average")
+
+
+def _portable(config: dict) -> dict:
+    """The config with the home directory written as ``~`` (it goes into the manifest)."""
+    home = str(Path.home())
+    return {k: "~" + v[len(home):] if isinstance(v, str) and v.startswith(home + "/") else v
+            for k, v in config.items()}  # fmt: skip
+
+
+def _stages_entry(stages: list) -> dict:
+    if len(stages) < 2:
+        return {}
+    return {"train_stages": [
+        {"config": _portable(st.config), "epochs_run": st.epochs, "best_epoch": st.best_epoch}
+        for st in stages
+    ]}  # fmt: skip
 
 
 def fer_spec(path: Path, moods: dict[str, str | None] | None = None) -> FerSpec:
@@ -88,8 +104,14 @@ def export(
     train_config: dict,
     report_dir: Path | None = None,
     flip_average: bool = True,
+    stages: list | None = None,
 ) -> dict:
-    """Write ``out_dir/fer_int8.tflite`` and its manifest entry; return the entry."""
+    """Write ``out_dir/fer_int8.tflite`` and its manifest entry; return the entry.
+
+    ``stages`` (``train.run_lineage``): the runs this model came from, oldest first, when
+    it was fine-tuned from an earlier run.
+    """
+    stages = stages or []
     out_dir.mkdir(parents=True, exist_ok=True)
     report_dir = report_dir or out_dir / "fer_report"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +142,16 @@ def export(
         "epochs run": str(len(history.get("epoch", []))),
         "config": ", ".join(f"{k}={v}" for k, v in train_config.items()),
     }
-    write_report(report_dir, "FER model report", summary, results, FER_LABELS, history)
+    if len(stages) > 1:
+        del summary["config"]
+        for i, st in enumerate(stages, 1):
+            config = ", ".join(f"{k}={v}" for k, v in _portable(st.config).items())
+            last = st.first_epoch + st.best_epoch - 1
+            summary[f"stage {i}"] = (
+                f"epochs {st.first_epoch}-{last} (best of {st.epochs} run): {config}"
+            )
+    starts = [st.first_epoch for st in stages[1:]]
+    write_report(report_dir, "FER model report", summary, results, FER_LABELS, history, starts)
     entry = {
         "file": MODEL_FILE,
         "sha256": file_sha256(int8_path),
@@ -139,7 +170,8 @@ def export(
             "rows": len(data),
             "bad_rows": len(data.bad_rows),
         },
-        "train_config": train_config,
+        "train_config": _portable(train_config),
+        **_stages_entry(stages),
         "metrics": {
             "split": "PublicTest",
             **{

@@ -20,19 +20,24 @@ def _plt():
     return plt
 
 
-def plot_curves(history: dict[str, list[float]], path: Path) -> Path | None:
+def plot_curves(
+    history: dict[str, list[float]], path: Path, stage_starts: list[int] | None = None
+) -> Path | None:
+    """Accuracy and loss per epoch; a dotted line where a fine-tuning stage starts."""
     if not history.get("epoch"):
         return None
     plt = _plt()
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
     ep = history["epoch"]
-    ax_acc.plot(ep, history["accuracy"], label="train (augmented)")
+    ax_acc.plot(ep, history["accuracy"], label="train")
     ax_acc.plot(ep, history["val_accuracy"], label="PublicTest")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     ax_loss.plot(ep, history["loss"], label="train (soft targets)")
     ax_loss.plot(ep, history["val_loss"], label="PublicTest")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
     for ax in (ax_acc, ax_loss):
+        for start in stage_starts or []:
+            ax.axvline(start - 0.5, color="grey", linestyle=":", label="fine-tuning starts")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -75,6 +80,7 @@ def write_report(
     results: dict[str, FerMetrics],
     labels,
     history: dict[str, list[float]],
+    stage_starts: list[int] | None = None,
 ) -> Path:
     """``results``: variant name ("float", "int8") -> metrics on the evaluation split."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +90,7 @@ def write_report(
               "|---|---|---|---|---|"]
     for name, m in results.items():
         lines.append(f"| {name} | {m.accuracy:.4f} | {m.mood_accuracy:.4f} | {m.n} | {m.n_mood} |")
-    if plot_curves(history, out_dir / "curves.png"):
+    if plot_curves(history, out_dir / "curves.png", stage_starts):
         lines += ["", "![accuracy and loss](curves.png)"]
     for name, m in results.items():
         lines += ["", f"## {name}: per class", "", *_scores_table(m.per_class)]

@@ -40,6 +40,8 @@ class TrainConfig:
     class_balance: float = 0.3
     drop_not_face: bool = True
     augment: bool = True
+    #: scales the rotation, zoom, shift and contrast/brightness ranges (0: flips only)
+    augment_strength: float = 1.0
     patience: int = 10
     seed: int = 1234
     max_train_rows: int | None = None  # a subset, for smoke tests and the heavy paper model
@@ -92,25 +94,27 @@ def prepare(train: FerData, val: FerData, cfg: TrainConfig) -> PreparedData:
     )
 
 
-def _augmenter(seed: int):
+def _augmenter(seed: int, strength: float = 1.0):
     import keras
     import tensorflow as tf
 
-    geometric = keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),
-            keras.layers.RandomZoom(0.12, fill_mode="reflect", seed=seed + 2),
-            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3),
+    layers = [keras.layers.RandomFlip("horizontal", seed=seed)]
+    if strength > 0:
+        layers += [
+            keras.layers.RandomRotation(0.04 * strength, fill_mode="reflect", seed=seed + 1),
+            keras.layers.RandomZoom(0.12 * strength, fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomTranslation(
+                0.1 * strength, 0.1 * strength, fill_mode="reflect", seed=seed + 3
+            ),
         ]
-    )
+    geometric = keras.Sequential(layers)
     gen = tf.random.Generator.from_seed(seed)
 
     def augment(x, y, w):
         x = geometric(tf.cast(x, tf.float32) / 255.0, training=True)
         n = tf.shape(x)[0]
-        contrast = gen.uniform((n, 1, 1, 1), 0.75, 1.25)
-        brightness = gen.uniform((n, 1, 1, 1), -0.1, 0.1)
+        contrast = gen.uniform((n, 1, 1, 1), 1 - 0.25 * strength, 1 + 0.25 * strength)
+        brightness = gen.uniform((n, 1, 1, 1), -0.1 * strength, 0.1 * strength)
         mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
         x = tf.clip_by_value((x - mean) * contrast + mean + brightness, 0.0, 1.0)
         return x, y, w
@@ -125,7 +129,8 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
     ds = ds.shuffle(len(data.y_train), seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size)
     if cfg.augment:
-        ds = ds.map(_augmenter(cfg.seed), num_parallel_calls=tf.data.AUTOTUNE)
+        augment = _augmenter(cfg.seed, cfg.augment_strength)
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(lambda x, y, w: (tf.cast(x, tf.float32) / 255.0, y, w))
     val = tf.data.Dataset.from_tensor_slices(
@@ -226,6 +231,47 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
             for key, value in row.items():
                 out.setdefault(key, []).append(float(value))
     return out
+
+
+@dataclass
+class Stage:
+    """One training run in a model's lineage (a fine-tune names its parent in ``init``)."""
+
+    config: dict
+    epochs: int
+    best_epoch: int
+    first_epoch: int = 1  # where it starts in the joined history
+
+
+def run_lineage(run_dir: Path) -> tuple[dict[str, list[float]], list[Stage]]:
+    """History and stages of a run and of the runs it was fine-tuned from, oldest first.
+
+    A fine-tune starts from its parent's ``best.keras``, so the joined curve keeps the
+    parent's epochs up to its best one and numbers the fine-tune's epochs on from there.
+    """
+    run_dir = Path(run_dir)
+    state_path = run_dir / "state.json"
+    own = read_history(run_dir)
+    if not state_path.exists():
+        return own, []
+    state = json.loads(state_path.read_text())
+    stage = Stage(state["config"], state["epoch"], state["best_epoch"])
+    init = state["config"].get("init")
+    history: dict[str, list[float]] = {}
+    stages: list[Stage] = []
+    if init and (Path(init).parent / "state.json").exists():
+        history, stages = run_lineage(Path(init).parent)
+        keep = len(history.get("epoch", [])) - stages[-1].epochs + stages[-1].best_epoch
+        history = {k: v[:keep] for k, v in history.items()}
+    offset = len(history.get("epoch", []))
+    stage.first_epoch = offset + 1
+    for key in set(history) | set(own):
+        before = history.get(key, [float("nan")] * offset)
+        after = own.get(key, [float("nan")] * len(own.get("epoch", [])))
+        if key == "epoch":
+            after = [offset + e for e in after]
+        history[key] = before + after
+    return history, [*stages, stage]
 
 
 def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Path):
