@@ -258,8 +258,8 @@ def choose_track_weights(
 
     How far a mood moves a user's rating of a track they already know, and how much one
     earlier rating is worth, differ by data set (InCarMusic: no shift, no shrinkage; the
-    simulated listens: full shift, strong shrinkage), so they are learnt inside each
-    training fold, never on its test rows.
+    simulated listens: half to full shift, strong shrinkage), so they are learnt inside
+    each training fold, never on its test rows.
     """
     scored = tr[r.mood[tr] != NO_MOOD]
     context = tr[r.mood[tr] == NO_MOOD]
