@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,19 @@ class FerSpec:
 
     def label_to_mood_matrix(self):
         """(labels x moods) 0/1 matrix: summing label probabilities into mood probabilities."""
-        import numpy as np
+        return mood_matrix(self.labels, self.moods)
 
-        matrix = np.zeros((len(self.labels), len(MOODS)), dtype=np.float32)
-        for i, label in enumerate(self.labels):
-            mood = self.moods.get(label)
-            if mood is not None:
-                matrix[i, MOODS.index(mood)] = 1.0
-        return matrix
+
+def mood_matrix(labels: Sequence[str], moods: dict[str, str | None]):
+    """(labels x moods) 0/1 float32 matrix; a label mapped to None has an all-zero row."""
+    import numpy as np
+
+    matrix = np.zeros((len(labels), len(MOODS)), dtype=np.float32)
+    for i, label in enumerate(labels):
+        mood = moods.get(label)
+        if mood is not None:
+            matrix[i, MOODS.index(mood)] = 1.0
+    return matrix
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from device.manifest import mood_matrix  # noqa: E402
 from trainer.fer.dataset import FER_LABELS  # noqa: E402
 from trainer.fer.export import DEFAULT_MOODS  # noqa: E402
-from trainer.fer.losses import MoodAccuracy, MoodAwareLoss, label_to_mood  # noqa: E402
+from trainer.fer.losses import MoodAccuracy, MoodAwareLoss  # noqa: E402
 from trainer.fer.metrics import compute_metrics  # noqa: E402
 
-MAPPING = label_to_mood(DEFAULT_MOODS)
+MAPPING = mood_matrix(FER_LABELS, DEFAULT_MOODS)
 
 
 def _probs(n: int, seed: int) -> np.ndarray:

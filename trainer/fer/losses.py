@@ -1,10 +1,11 @@
 """A training loss and metric that see the four product moods, not just the 7 labels.
 
 The speaker only acts on moods: label probabilities summed through the manifest's label ->
-mood mapping (``export.DEFAULT_MOODS``). ``MoodAwareLoss`` adds that 4-mood cross-entropy
-to the usual 7-class one, so training also pays for mass a sad face puts on neutral, and
-``MoodAccuracy`` is the 4-mood accuracy exactly as ``metrics.py`` computes it, available
-for checkpoint selection. Both are Keras-serialisable so checkpoints resume.
+mood mapping (``export.DEFAULT_MOODS`` as a ``device.manifest.mood_matrix``).
+``MoodAwareLoss`` adds that 4-mood cross-entropy to the usual 7-class one, so training also
+pays for mass a sad face puts on neutral, and ``MoodAccuracy`` is the 4-mood accuracy
+exactly as ``metrics.py`` computes it, available for checkpoint selection. Both are
+Keras-serialisable so checkpoints resume.
 """
 
 from __future__ import annotations
@@ -13,19 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from device.manifest import MOODS
-
 from .dataset import FER_LABELS
-from .metrics import MOOD_OF_TRUE_LABEL
-
-
-def label_to_mood(moods: dict[str, str | None]) -> np.ndarray:
-    """(7, 4) 0/1 matrix: FER label -> mood (all-zero row for a label with no mood)."""
-    matrix = np.zeros((len(FER_LABELS), len(MOODS)), dtype=np.float32)
-    for i, label in enumerate(FER_LABELS):
-        if moods.get(label):
-            matrix[i, MOODS.index(moods[label])] = 1.0
-    return matrix
+from .metrics import true_moods
 
 
 @keras.saving.register_keras_serializable(package="moodspeaker")
@@ -62,11 +52,7 @@ class MoodAccuracy(keras.metrics.Metric):
     def __init__(self, mapping, name: str = "mood_accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.mapping = np.asarray(mapping, dtype=np.float32).tolist()
-        true_mood = np.full(len(FER_LABELS), -1, dtype=np.int32)
-        for i, label in enumerate(FER_LABELS):
-            if label in MOOD_OF_TRUE_LABEL:
-                true_mood[i] = MOODS.index(MOOD_OF_TRUE_LABEL[label])
-        self.true_mood = true_mood.tolist()
+        self.true_mood = true_moods(FER_LABELS).tolist()
         self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 

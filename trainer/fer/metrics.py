@@ -59,6 +59,12 @@ def class_scores(cm: np.ndarray, names) -> dict[str, ClassScores]:
     }
 
 
+def true_moods(label_names) -> np.ndarray:
+    """Per label index: the MOODS index of a face with that true label, or -1 (not scored)."""
+    return np.array([MOODS.index(MOOD_OF_TRUE_LABEL[name]) if name in MOOD_OF_TRUE_LABEL
+                     else -1 for name in label_names])  # fmt: skip
+
+
 def compute_metrics(
     probs: np.ndarray, labels: np.ndarray, label_names, label_to_mood: np.ndarray
 ) -> FerMetrics:
@@ -66,10 +72,7 @@ def compute_metrics(
     k = len(label_names)
     pred = probs.argmax(axis=1)
     cm = confusion_matrix(labels, pred, k)
-    true_mood = np.array(
-        [MOODS.index(MOOD_OF_TRUE_LABEL[label_names[i]])
-         if label_names[i] in MOOD_OF_TRUE_LABEL else -1 for i in labels]
-    )
+    true_mood = true_moods(label_names)[labels]
     keep = true_mood >= 0
     mood_pred = (probs[keep] @ label_to_mood).argmax(axis=1)
     mcm = confusion_matrix(true_mood[keep], mood_pred, len(MOODS))

@@ -142,8 +142,10 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
 def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
+    from device.manifest import mood_matrix
+
     from .export import DEFAULT_MOODS
-    from .losses import MoodAccuracy, MoodAwareLoss, label_to_mood
+    from .losses import MoodAccuracy, MoodAwareLoss
 
     total = max(cfg.epochs * steps_per_epoch, 1)
     warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
@@ -154,7 +156,7 @@ def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
         warmup_steps=warmup,
         alpha=0.01,
     )
-    mapping = label_to_mood(DEFAULT_MOODS)
+    mapping = mood_matrix(FER_LABELS, DEFAULT_MOODS)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
         loss=MoodAwareLoss(mapping, cfg.mood_loss)
