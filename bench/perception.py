@@ -88,9 +88,9 @@ def worker(runtime: str, data_path: Path, n_frames: int, models: Path, fer_model
             face = img if side == img.shape[0] else cv2.resize(img, (side, side))
             x = to_input(face, spec.input_range)
             t = time.perf_counter()
-            model.run(x)
+            out = model.run(x)
             infer_ms.append((time.perf_counter() - t) * 1e3)
-            probs[i] = classifier.probabilities(x)
+            probs[i] = classifier.to_probabilities(out[0])
         metrics = compute_metrics(probs, val.labels, spec.labels, to_mood)
         stages = {"detect": [], "preprocess": [], "classify": [], "frame": []}
         for frame in frames:

@@ -40,7 +40,11 @@ class FerClassifier:
 
     def probabilities(self, real_input: np.ndarray) -> np.ndarray:
         """Label probabilities for one (1, H, W, 1) real-valued input."""
-        out = self.model.run(real_input)[0].astype(np.float64)
+        return self.to_probabilities(self.model.run(real_input)[0])
+
+    def to_probabilities(self, output: np.ndarray) -> np.ndarray:
+        """Label probabilities from one row of the model's raw output (logits or not)."""
+        out = output.astype(np.float64)
         if self.spec.output == "logits":
             return softmax(out)
         probs = out
