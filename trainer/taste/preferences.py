@@ -58,14 +58,24 @@ def play_weights(
     posts: list[MoodPost], listens: list[Listen], users: tuple[str, ...], window_s: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every (post, play) pair within the window: (user index, post mood, play index, p_i)."""
-    user, mood, play, weight, _ = _pairs(posts, listens, users, window_s)
-    return user, mood, play, weight
+    pairs = _pairs(posts, listens, users, window_s)
+    return pairs.post_user[pairs.post], pairs.post_mood[pairs.post], pairs.play, pairs.weight
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """(post, play) pairs within the window; posts are those of known users, in order."""
+
+    post_user: np.ndarray  # per post: user index
+    post_mood: np.ndarray  # per post: classified mood index
+    post: np.ndarray  # per pair: post index
+    play: np.ndarray  # per pair: listen index
+    weight: np.ndarray  # per pair: p_i of equation 1
 
 
 def _pairs(
     posts: list[MoodPost], listens: list[Listen], users: tuple[str, ...], window_s: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """As ``play_weights``, plus the index of each pair's post among the users' posts."""
+) -> _Pairs:
     pos = {u: i for i, u in enumerate(users)}
     l_user = np.array([pos[x.user] for x in listens], dtype=np.int64)
     l_start = np.array([x.started_at for x in listens], dtype=np.float64)
@@ -94,7 +104,7 @@ def _pairs(
     heard = np.clip(listen_arr[play], 0.0, 1.0)
     weight = 10.0 * np.clip(window_s - dt, 0.0, None) / window_s * heard
     weight *= p_weight[post_of_pair]
-    return p_user[post_of_pair], p_mood[post_of_pair], play, weight, post_of_pair
+    return _Pairs(p_user, p_mood, post_of_pair, play, weight)
 
 
 def relabel(
@@ -171,7 +181,9 @@ def preferences(
     sums = np.zeros(shape)
     counts = np.zeros(shape)
     if users:
-        user, mood, play, weight, post = _pairs(posts, listens, users, window_min * 60.0)
+        pairs = _pairs(posts, listens, users, window_min * 60.0)
+        post, play, weight = pairs.post, pairs.play, pairs.weight
+        user, mood = pairs.post_user[post], pairs.post_mood[post]
         genre = genre_of[play]
         ok = (genre >= 0) & (weight > 0)
         if confusion is None:
@@ -179,11 +191,8 @@ def preferences(
             sums = np.bincount(flat, weights=weight[ok], minlength=sums.size).reshape(shape)
             counts = np.bincount(flat, minlength=sums.size).reshape(shape).astype(float)
         else:
-            pos = {u: i for i, u in enumerate(users)}
-            kept = [p for p in posts if p.user in pos]
-            p_user = np.array([pos[p.user] for p in kept], dtype=np.int64)
-            p_label = np.array([MOODS.index(p.mood) for p in kept], dtype=np.int64)
-            resp = relabel(p_user, p_label, post[ok], genre[ok], len(users), confusion)
+            resp = relabel(pairs.post_user, pairs.post_mood, post[ok], genre[ok], len(users),
+                           confusion)  # fmt: skip
             for e in range(len(MOODS)):  # each pair's play shared by its post's posterior
                 flat = np.ravel_multi_index((user[ok], np.full(ok.sum(), e), genre[ok]), shape)
                 share = resp[post[ok], e]
