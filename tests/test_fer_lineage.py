@@ -32,3 +32,12 @@ def test_lineage_of_a_plain_run_is_its_own_history(tmp_path):
     history, stages = run_lineage(tmp_path / "base")
     assert history["epoch"] == [1, 2] and len(stages) == 1
     assert run_lineage(tmp_path / "missing") == ({}, [])
+
+
+def test_lineage_from_the_parents_last_checkpoint_keeps_all_its_epochs(tmp_path):
+    _run(tmp_path / "base", {"init": None}, 4, 1, [0.5, 0.2, 0.3, 0.4])
+    _run(tmp_path / "ft", {"init": str(tmp_path / "base" / "last.keras")}, 2, 1, [0.6, 0.55])
+    history, stages = run_lineage(tmp_path / "ft")
+    assert history["val_accuracy"] == [0.5, 0.2, 0.3, 0.4, 0.6, 0.55]
+    assert [(s.first_epoch, s.best_epoch, s.used_epoch) for s in stages] == [(1, 1, 4),
+                                                                            (5, 1, 1)]

@@ -214,3 +214,78 @@ def test_init_names_a_missing_checkpoint(exported, tmp_path, capsys):
             "--init", str(tmp_path / "nope.keras")]  # fmt: skip
     assert train_main(args) != 0
     assert "nope.keras: no such checkpoint" in capsys.readouterr().err
+
+
+def test_random_erasing_blanks_a_patch_of_some_faces():
+    from trainer.fer.train import _augmenter
+
+    x = np.full((64, 48, 48, 1), 128, np.uint8)  # flat faces: a mirror leaves them as they are
+    y, w = np.eye(7, dtype=np.float32)[np.arange(64) % 7], np.ones(64, np.float32)
+    xa, ya, _ = (np.asarray(t) for t in _augmenter(seed=3, strength=0.0, erasing=1.0)(x, y, w))
+    changed = (np.abs(xa - 128 / 255) > 1e-3).mean(axis=(1, 2, 3))
+    assert xa.min() >= 0.0 and xa.max() <= 1.0
+    assert (changed > 0).sum() >= 8  # some faces lost a patch ...
+    assert changed.max() < 0.5  # ... a patch, not the face
+    np.testing.assert_array_equal(ya, y)
+    plain = (np.asarray(_augmenter(seed=3, strength=0.0)(x, y, w)[0]))
+    np.testing.assert_allclose(plain, x / 255.0, atol=1e-6)
+
+
+def test_distiller_mixes_the_teachers_flip_averaged_prediction(exported):
+    import keras
+
+    from trainer.fer.train import TrainConfig, _distiller
+
+    _, _, ckpt, _, _ = exported
+    teacher = str(ckpt / "best.keras")
+    images, _ = synthetic_faces(8, seed=12)
+    images[:, :, :20] //= 2
+    x = (images[..., None] / 255.0).astype(np.float32)
+    y, w = np.eye(7, dtype=np.float32)[np.arange(8) % 7], np.ones(8, np.float32)
+
+    model = keras.models.load_model(teacher, compile=False)
+    both = (model.predict(x, verbose=0), model.predict(x[:, :, ::-1], verbose=0))
+    # the distiller averages logits; the softmax of mean log-probs is the same thing
+    logits = (np.log(both[0]) + np.log(both[1])) / 2
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    only_teacher = _distiller(TrainConfig(teacher=teacher, teacher_weight=1.0))(x, y, w)[1]
+    np.testing.assert_allclose(np.asarray(only_teacher), expected, atol=1e-4)
+    half = np.asarray(_distiller(TrainConfig(teacher=teacher, teacher_weight=0.5))(x, y, w)[1])
+    np.testing.assert_allclose(half, 0.5 * y + 0.5 * expected, atol=1e-4)
+    soft = np.asarray(_distiller(TrainConfig(teacher=teacher, teacher_weight=1.0,
+                                             teacher_temperature=3.0))(x, y, w)[1])
+    assert (soft.max(axis=1) < np.asarray(only_teacher).max(axis=1) + 1e-6).all()
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_distilled_run_records_its_teacher(exported, tmp_path):
+    _root, _out, ckpt, csv_path, _ = exported
+    run = tmp_path / "kd"
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
+            "--checkpoint-dir", str(run), "--arch", "tiny", "--epochs", "1", "--batch-size",
+            "16", "--random-erasing", "0.5", "--teacher", str(ckpt / "best.keras"),
+            "--teacher-weight", "0.7"]  # fmt: skip
+    assert train_main(args) == 0
+    config = json.loads((run / "state.json").read_text())["config"]
+    assert config["teacher"] == str(ckpt / "best.keras") and config["teacher_weight"] == 0.7
+    assert config["random_erasing"] == 0.5
+
+
+def test_teacher_names_a_missing_checkpoint(exported, tmp_path, capsys):
+    _, _, _, csv_path, _ = exported
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
+            "--checkpoint-dir", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1",
+            "--teacher", str(tmp_path / "nope.keras")]  # fmt: skip
+    assert train_main(args) != 0
+    assert "nope.keras: no such checkpoint" in capsys.readouterr().err
+
+
+def test_random_erasing_without_augmentation_is_refused(exported, tmp_path, capsys):
+    _, _, _, csv_path, _ = exported
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
+            "--checkpoint-dir", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1",
+            "--no-augment", "--random-erasing", "0.3"]  # fmt: skip
+    assert train_main(args) != 0
+    err = capsys.readouterr().err
+    assert "--random-erasing is augmentation" in err and "Traceback" not in err

@@ -125,11 +125,18 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", dest="augment", action="store_const", const=False)
     p.add_argument("--augment-strength", type=float,
                    help="scale of rotation/zoom/shift/contrast augmentation (1; 0 = flips only)")
+    p.add_argument("--random-erasing", type=float,
+                   help="chance (up to) of erasing a random patch of each face (0 = off)")
     p.add_argument("--mood-loss", type=float,
                    help="weight of the 4-mood cross-entropy added to the 7-class one (0)")
     p.add_argument("--select-on", choices=("accuracy", "mood_accuracy"),
                    help="PublicTest metric for best.keras and early stopping (accuracy)")
     p.add_argument("--init", help="start from this .keras checkpoint (fine-tuning)")
+    p.add_argument("--teacher", help="distil from this .keras checkpoint's predictions")
+    p.add_argument("--teacher-weight", type=float,
+                   help="share of the teacher's distribution in the targets (0.5)")
+    p.add_argument("--teacher-temperature", type=float,
+                   help="softmax temperature of the teacher's logits (1)")
 
 
 def _flip_option(p: argparse.ArgumentParser) -> None:

@@ -77,7 +77,8 @@ def _stages_entry(stages: list) -> dict:
     if len(stages) < 2:
         return {}
     return {"train_stages": [
-        {"config": _portable(st.config), "epochs_run": st.epochs, "best_epoch": st.best_epoch}
+        {"config": _portable(st.config), "epochs_run": st.epochs, "best_epoch": st.best_epoch,
+         "used_epoch": st.used_epoch}
         for st in stages
     ]}  # fmt: skip
 
@@ -147,9 +148,10 @@ def export(
         del summary["config"]
         for i, st in enumerate(stages, 1):
             config = ", ".join(f"{k}={v}" for k, v in _portable(st.config).items())
-            last = st.first_epoch + st.best_epoch - 1
+            last = st.first_epoch + st.used_epoch - 1
+            which = "best" if st.used_epoch == st.best_epoch else "last"
             summary[f"stage {i}"] = (
-                f"epochs {st.first_epoch}-{last} (best of {st.epochs} run): {config}"
+                f"epochs {st.first_epoch}-{last} ({which} of {st.epochs} run): {config}"
             )
     starts = [st.first_epoch for st in stages[1:]]
     write_report(report_dir, "FER model report", summary, results, FER_LABELS, history, starts)

@@ -42,6 +42,8 @@ class TrainConfig:
     augment: bool = True
     #: scales the rotation, zoom, shift and contrast/brightness ranges (0: flips only)
     augment_strength: float = 1.0
+    #: chance (up to) that a face gets a random rectangle erased (keras RandomErasing; 0: off)
+    random_erasing: float = 0.0
     patience: int = 10
     seed: int = 1234
     max_train_rows: int | None = None  # a subset, for smoke tests and the heavy paper model
@@ -51,6 +53,13 @@ class TrainConfig:
     select_on: str = "accuracy"  # or "mood_accuracy"
     #: a .keras checkpoint to start from (fine-tuning) instead of random weights
     init: str | None = None
+    #: a .keras checkpoint whose (flip-averaged) predictions on each augmented batch are
+    #: mixed into the targets: knowledge distillation
+    teacher: str | None = None
+    #: share of the teacher's distribution in the target (the rest is the label target)
+    teacher_weight: float = 0.5
+    #: softmax temperature applied to the teacher's logits (>1 softens them)
+    teacher_temperature: float = 1.0
 
 
 @dataclass
@@ -94,7 +103,7 @@ def prepare(train: FerData, val: FerData, cfg: TrainConfig) -> PreparedData:
     )
 
 
-def _augmenter(seed: int, strength: float = 1.0):
+def _augmenter(seed: int, strength: float = 1.0, erasing: float = 0.0):
     import keras
     import tensorflow as tf
 
@@ -108,6 +117,11 @@ def _augmenter(seed: int, strength: float = 1.0):
             ),
         ]
     geometric = keras.Sequential(layers)
+    eraser = (
+        keras.layers.RandomErasing(factor=erasing, value_range=(0.0, 1.0), seed=seed + 4)
+        if erasing > 0
+        else None
+    )
     gen = tf.random.Generator.from_seed(seed)
 
     def augment(x, y, w):
@@ -117,9 +131,33 @@ def _augmenter(seed: int, strength: float = 1.0):
         brightness = gen.uniform((n, 1, 1, 1), -0.1 * strength, 0.1 * strength)
         mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
         x = tf.clip_by_value((x - mean) * contrast + mean + brightness, 0.0, 1.0)
+        if eraser is not None:
+            x = tf.clip_by_value(eraser(x, training=True), 0.0, 1.0)
         return x, y, w
 
     return augment
+
+
+def _distiller(cfg: TrainConfig):
+    """Map (x, y, w) to targets mixed with the teacher's view of the same augmented faces.
+
+    The teacher runs inside the input pipeline, so the student's loss, metrics and
+    checkpoints stay the plain soft-target cross-entropy of every other run.
+    """
+    import keras
+    import tensorflow as tf
+
+    from . import losses  # noqa: F401  registers custom objects the checkpoint may name
+    from .export import logits_model
+
+    teacher = logits_model(keras.models.load_model(cfg.teacher, compile=False))
+    a, t = cfg.teacher_weight, cfg.teacher_temperature
+
+    def distil(x, y, w):
+        logits = (teacher(x, training=False) + teacher(tf.reverse(x, axis=[2]), training=False)) / 2
+        return x, (1 - a) * y + a * tf.nn.softmax(logits / t), w
+
+    return distil
 
 
 def _dataset(data: PreparedData, cfg: TrainConfig):
@@ -129,10 +167,12 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
     ds = ds.shuffle(len(data.y_train), seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size)
     if cfg.augment:
-        augment = _augmenter(cfg.seed, cfg.augment_strength)
+        augment = _augmenter(cfg.seed, cfg.augment_strength, cfg.random_erasing)
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(lambda x, y, w: (tf.cast(x, tf.float32) / 255.0, y, w))
+    if cfg.teacher is not None:
+        ds = ds.map(_distiller(cfg))
     val = tf.data.Dataset.from_tensor_slices(
         (data.x_val.astype(np.float32) / 255.0, data.y_val)
     ).batch(512)
@@ -243,13 +283,21 @@ class Stage:
     epochs: int
     best_epoch: int
     first_epoch: int = 1  # where it starts in the joined history
+    #: the epoch whose weights went on: the best one, or the last where the next stage
+    #: started from ``last.keras``
+    used_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.used_epoch is None:
+            self.used_epoch = self.best_epoch
 
 
 def run_lineage(run_dir: Path) -> tuple[dict[str, list[float]], list[Stage]]:
     """History and stages of a run and of the runs it was fine-tuned from, oldest first.
 
-    A fine-tune starts from its parent's ``best.keras``, so the joined curve keeps the
-    parent's epochs up to its best one and numbers the fine-tune's epochs on from there.
+    A fine-tune starts from its parent's ``best.keras`` (or ``last.keras``), so the joined
+    curve keeps the parent's epochs up to that one and numbers the fine-tune's epochs on
+    from there.
     """
     run_dir = Path(run_dir)
     state_path = run_dir / "state.json"
@@ -263,7 +311,10 @@ def run_lineage(run_dir: Path) -> tuple[dict[str, list[float]], list[Stage]]:
     stages: list[Stage] = []
     if init and (Path(init).parent / "state.json").exists():
         history, stages = run_lineage(Path(init).parent)
-        keep = len(history.get("epoch", [])) - stages[-1].epochs + stages[-1].best_epoch
+        parent = stages[-1]
+        if Path(init).name == "last.keras":
+            parent.used_epoch = parent.epochs
+        keep = len(history.get("epoch", [])) - parent.epochs + parent.used_epoch
         history = {k: v[:keep] for k, v in history.items()}
     offset = len(history.get("epoch", []))
     stage.first_epoch = offset + 1
@@ -287,6 +338,15 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
         raise UserError(f"--select-on must be accuracy or mood_accuracy, not {cfg.select_on!r}")
     if cfg.init is not None and not Path(cfg.init).is_file():
         raise UserError(f"--init {cfg.init}: no such checkpoint")
+    if cfg.teacher is not None and not Path(cfg.teacher).is_file():
+        raise UserError(f"--teacher {cfg.teacher}: no such checkpoint")
+    if not 0.0 <= cfg.teacher_weight <= 1.0 or cfg.teacher_temperature <= 0:
+        raise UserError("--teacher-weight must be within 0..1 and --teacher-temperature > 0")
+    if not 0.0 <= cfg.random_erasing <= 1.0:
+        raise UserError(f"--random-erasing must be within 0..1, not {cfg.random_erasing}")
+    if cfg.random_erasing > 0 and not cfg.augment:
+        raise UserError("--random-erasing is augmentation: drop --no-augment "
+                        "(--augment-strength 0 keeps only the flips)")  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     state = _RunState(run_dir, cfg)
     best_path, last_path = run_dir / "best.keras", run_dir / "last.keras"
