@@ -207,13 +207,14 @@ def test_fine_tune_with_mood_loss_selects_on_mood_accuracy(exported, tmp_path):
     assert "**stage 1**" in report and "**stage 2**" in report
 
 
-def test_init_names_a_missing_checkpoint(exported, tmp_path, capsys):
+@pytest.mark.parametrize("option", ["--init", "--teacher"])
+def test_a_missing_checkpoint_is_named(exported, tmp_path, capsys, option):
     _, _, _, csv_path, _ = exported
     args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
             "--checkpoint-dir", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1",
-            "--init", str(tmp_path / "nope.keras")]  # fmt: skip
+            option, str(tmp_path / "nope.keras")]  # fmt: skip
     assert train_main(args) != 0
-    assert "nope.keras: no such checkpoint" in capsys.readouterr().err
+    assert f"{option} {tmp_path / 'nope.keras'}: no such checkpoint" in capsys.readouterr().err
 
 
 def test_random_erasing_blanks_a_patch_of_some_faces():
@@ -270,15 +271,6 @@ def test_distilled_run_records_its_teacher(exported, tmp_path):
     config = json.loads((run / "state.json").read_text())["config"]
     assert config["teacher"] == str(ckpt / "best.keras") and config["teacher_weight"] == 0.7
     assert config["random_erasing"] == 0.5
-
-
-def test_teacher_names_a_missing_checkpoint(exported, tmp_path, capsys):
-    _, _, _, csv_path, _ = exported
-    args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
-            "--checkpoint-dir", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1",
-            "--teacher", str(tmp_path / "nope.keras")]  # fmt: skip
-    assert train_main(args) != 0
-    assert "nope.keras: no such checkpoint" in capsys.readouterr().err
 
 
 def test_random_erasing_without_augmentation_is_refused(exported, tmp_path, capsys):

@@ -148,13 +148,14 @@ def _distiller(cfg: TrainConfig):
     import tensorflow as tf
 
     from . import losses  # noqa: F401  registers custom objects the checkpoint may name
-    from .export import logits_model
+    from .export import logits_model, with_flip_average
 
-    teacher = logits_model(keras.models.load_model(cfg.teacher, compile=False))
+    trained = keras.models.load_model(cfg.teacher, compile=False)
+    teacher = with_flip_average(logits_model(trained))  # mean logits of face and mirror
     a, t = cfg.teacher_weight, cfg.teacher_temperature
 
     def distil(x, y, w):
-        logits = (teacher(x, training=False) + teacher(tf.reverse(x, axis=[2]), training=False)) / 2
+        logits = teacher(x, training=False)
         return x, (1 - a) * y + a * tf.nn.softmax(logits / t), w
 
     return distil
