@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from device.manifest import mood_matrix  # noqa: E402
 from trainer.fer.dataset import FER_LABELS, load_fer_csv  # noqa: E402
-from trainer.fer.export import DEFAULT_MOODS  # noqa: E402
+from trainer.fer.export import DEFAULT_MOODS, with_flip_average  # noqa: E402
 from trainer.fer.metrics import compute_metrics  # noqa: E402
 
 ONE_PX = [(1, 0), (-1, 0), (0, 1), (0, -1)]
@@ -62,15 +62,10 @@ def main() -> int:
     print(f"{'PublicTest, float, ' + str(len(x)) + ' faces':60s} {'7-class':>8s} {'4-mood':>8s}")
     flip_only: dict[str, np.ndarray] = {}
     for path in args.checkpoints:
-        model = keras.models.load_model(path, compile=False)
+        model = with_flip_average(keras.models.load_model(path, compile=False))
         name = path.parent.name
-
-        def view(dy: int, dx: int, model=model) -> np.ndarray:
-            v = shifted(x, dy, dx)
-            return (model.predict(v, batch_size=512, verbose=0)
-                    + model.predict(v[:, :, ::-1], batch_size=512, verbose=0)) / 2  # fmt: skip
-
-        views = {s: view(*s) for s in SHIFTS["flip + 1 and 2 px shifts"]}
+        views = {s: model.predict(shifted(x, *s), batch_size=512, verbose=0)
+                 for s in SHIFTS["flip + 1 and 2 px shifts"]}  # fmt: skip
         flip_only[name] = views[(0, 0)]
         for label, shifts in SHIFTS.items():
             line(f"{name}: {label}", sum(views[s] for s in shifts) / len(shifts))
