@@ -232,6 +232,13 @@ def test_random_erasing_blanks_a_patch_of_some_faces():
     np.testing.assert_allclose(plain, x / 255.0, atol=1e-6)
 
 
+def _flip_averaged_softmax(model, x):
+    both = (model.predict(x, verbose=0), model.predict(x[:, :, ::-1], verbose=0))
+    # the distiller averages logits; the softmax of mean log-probs is the same thing
+    logits = (np.log(both[0]) + np.log(both[1])) / 2
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
 def test_distiller_mixes_the_teachers_flip_averaged_prediction(exported):
     import keras
 
@@ -243,12 +250,7 @@ def test_distiller_mixes_the_teachers_flip_averaged_prediction(exported):
     images[:, :, :20] //= 2
     x = (images[..., None] / 255.0).astype(np.float32)
     y, w = np.eye(7, dtype=np.float32)[np.arange(8) % 7], np.ones(8, np.float32)
-
-    model = keras.models.load_model(teacher, compile=False)
-    both = (model.predict(x, verbose=0), model.predict(x[:, :, ::-1], verbose=0))
-    # the distiller averages logits; the softmax of mean log-probs is the same thing
-    logits = (np.log(both[0]) + np.log(both[1])) / 2
-    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = _flip_averaged_softmax(keras.models.load_model(teacher, compile=False), x)
 
     only_teacher = _distiller(TrainConfig(teacher=teacher, teacher_weight=1.0))(x, y, w)[1]
     np.testing.assert_allclose(np.asarray(only_teacher), expected, atol=1e-4)
@@ -260,6 +262,30 @@ def test_distiller_mixes_the_teachers_flip_averaged_prediction(exported):
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_an_ensemble_of_teachers_gives_the_mean_of_their_distributions(exported, tmp_path):
+    import keras
+
+    from trainer.fer.train import TrainConfig, _distiller
+
+    _, _, ckpt, _, _ = exported
+    first = str(ckpt / "best.keras")
+    other = keras.models.load_model(first, compile=False)
+    head = other.get_layer("probs")
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel[:, ::-1] * 0.5, bias[::-1]])  # a clearly different teacher
+    second = str(tmp_path / "other.keras")
+    other.save(second)
+    images, _ = synthetic_faces(8, seed=13)
+    x = (images[..., None] / 255.0).astype(np.float32)
+    y, w = np.eye(7, dtype=np.float32)[np.arange(8) % 7], np.ones(8, np.float32)
+
+    p1 = _flip_averaged_softmax(keras.models.load_model(first, compile=False), x)
+    p2 = _flip_averaged_softmax(other, x)
+    assert np.abs(p1 - p2).max() > 0.05
+    both = _distiller(TrainConfig(teacher=[first, second], teacher_weight=1.0))(x, y, w)[1]
+    np.testing.assert_allclose(np.asarray(both), (p1 + p2) / 2, atol=1e-4)
+
+
 def test_distilled_run_records_its_teacher(exported, tmp_path):
     _root, _out, ckpt, csv_path, _ = exported
     run = tmp_path / "kd"
@@ -269,8 +295,25 @@ def test_distilled_run_records_its_teacher(exported, tmp_path):
             "--teacher-weight", "0.7"]  # fmt: skip
     assert train_main(args) == 0
     config = json.loads((run / "state.json").read_text())["config"]
-    assert config["teacher"] == str(ckpt / "best.keras") and config["teacher_weight"] == 0.7
+    assert config["teacher"] == [str(ckpt / "best.keras")] and config["teacher_weight"] == 0.7
     assert config["random_erasing"] == 0.5
+
+
+def test_a_run_recorded_with_one_teacher_path_still_resumes(exported, tmp_path):
+    """Runs saved before ensembles of teachers stored the teacher as a plain path."""
+    from trainer.fer.train import TrainConfig, _RunState
+
+    teacher = str(exported[2] / "best.keras")
+    cfg = TrainConfig(teacher=[teacher])
+    state = _RunState(tmp_path, cfg)
+    state.epoch = 3
+    state.save()
+    saved = json.loads((tmp_path / "state.json").read_text())
+    saved["config"]["teacher"] = teacher
+    (tmp_path / "state.json").write_text(json.dumps(saved))
+    assert _RunState(tmp_path, cfg).epoch == 3
+    with pytest.raises(SystemExit, match="different configuration"):
+        _RunState(tmp_path, TrainConfig(teacher=[teacher, teacher]))
 
 
 def test_random_erasing_without_augmentation_is_refused(exported, tmp_path, capsys):

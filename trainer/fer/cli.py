@@ -132,7 +132,9 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select-on", choices=("accuracy", "mood_accuracy"),
                    help="PublicTest metric for best.keras and early stopping (accuracy)")
     p.add_argument("--init", help="start from this .keras checkpoint (fine-tuning)")
-    p.add_argument("--teacher", help="distil from this .keras checkpoint's predictions")
+    p.add_argument("--teacher", action="append",
+                   help="distil from this .keras checkpoint's predictions (repeat the option "
+                   "for an ensemble: their mean)")
     p.add_argument("--teacher-weight", type=float,
                    help="share of the teacher's distribution in the targets (0.5)")
     p.add_argument("--teacher-temperature", type=float,

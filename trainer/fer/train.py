@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +53,18 @@ class TrainConfig:
     select_on: str = "accuracy"  # or "mood_accuracy"
     #: a .keras checkpoint to start from (fine-tuning) instead of random weights
     init: str | None = None
-    #: a .keras checkpoint whose (flip-averaged) predictions on each augmented batch are
-    #: mixed into the targets: knowledge distillation
-    teacher: str | None = None
+    #: .keras checkpoints whose (flip-averaged) predictions on each augmented batch,
+    #: averaged over the checkpoints, are mixed into the targets: knowledge distillation
+    teacher: list[str] | None = None
     #: share of the teacher's distribution in the target (the rest is the label target)
     teacher_weight: float = 0.5
     #: softmax temperature applied to the teacher's logits (>1 softens them)
     teacher_temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        # one path, as runs made before ensembles of teachers recorded it
+        if isinstance(self.teacher, str):
+            self.teacher = [self.teacher]
 
 
 @dataclass
@@ -142,7 +147,8 @@ def _distiller(cfg: TrainConfig):
     """Map (x, y, w) to targets mixed with the teacher's view of the same augmented faces.
 
     The teacher runs inside the input pipeline, so the student's loss, metrics and
-    checkpoints stay the plain soft-target cross-entropy of every other run.
+    checkpoints stay the plain soft-target cross-entropy of every other run. Several
+    teachers make an ensemble: the mean of their tempered distributions.
     """
     import keras
     import tensorflow as tf
@@ -150,13 +156,15 @@ def _distiller(cfg: TrainConfig):
     from . import losses  # noqa: F401  registers custom objects the checkpoint may name
     from .export import logits_model, with_flip_average
 
-    trained = keras.models.load_model(cfg.teacher, compile=False)
-    teacher = with_flip_average(logits_model(trained))  # mean logits of face and mirror
+    teachers = [  # each gives the mean logits of face and mirror
+        with_flip_average(logits_model(keras.models.load_model(path, compile=False)))
+        for path in cfg.teacher
+    ]
     a, t = cfg.teacher_weight, cfg.teacher_temperature
 
     def distil(x, y, w):
-        logits = teacher(x, training=False)
-        return x, (1 - a) * y + a * tf.nn.softmax(logits / t), w
+        views = [tf.nn.softmax(teacher(x, training=False) / t) for teacher in teachers]
+        return x, (1 - a) * y + a * tf.add_n(views) / len(views), w
 
     return distil
 
@@ -172,7 +180,7 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(lambda x, y, w: (tf.cast(x, tf.float32) / 255.0, y, w))
-    if cfg.teacher is not None:
+    if cfg.teacher:
         ds = ds.map(_distiller(cfg))
     val = tf.data.Dataset.from_tensor_slices(
         (data.x_val.astype(np.float32) / 255.0, data.y_val)
@@ -232,6 +240,8 @@ class _RunState:
             saved = json.loads(self.path.read_text())
             # a run saved before a field existed ran with that field's default
             config = {**asdict(TrainConfig()), **saved.get("config", {})}
+            if set(config) == {f.name for f in fields(TrainConfig)}:
+                config = asdict(TrainConfig(**config))  # normalises older spellings
             if config != asdict(cfg):
                 raise SystemExit(
                     f"{run_dir}: holds a run with a different configuration; "
@@ -339,8 +349,9 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
         raise UserError(f"--select-on must be accuracy or mood_accuracy, not {cfg.select_on!r}")
     if cfg.init is not None and not Path(cfg.init).is_file():
         raise UserError(f"--init {cfg.init}: no such checkpoint")
-    if cfg.teacher is not None and not Path(cfg.teacher).is_file():
-        raise UserError(f"--teacher {cfg.teacher}: no such checkpoint")
+    for teacher in cfg.teacher or ():
+        if not Path(teacher).is_file():
+            raise UserError(f"--teacher {teacher}: no such checkpoint")
     if not 0.0 <= cfg.teacher_weight <= 1.0 or cfg.teacher_temperature <= 0:
         raise UserError("--teacher-weight must be within 0..1 and --teacher-temperature > 0")
     if not 0.0 <= cfg.random_erasing <= 1.0:
