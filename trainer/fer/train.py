@@ -238,11 +238,10 @@ class _RunState:
         self.done = False
         if self.path.exists():
             saved = json.loads(self.path.read_text())
-            # a run saved before a field existed ran with that field's default
-            config = {**asdict(TrainConfig()), **saved.get("config", {})}
-            if set(config) == {f.name for f in fields(TrainConfig)}:
-                config = asdict(TrainConfig(**config))  # normalises older spellings
-            if config != asdict(cfg):
+            # a run saved before a field existed ran with that field's default, and
+            # TrainConfig reads older spellings of a field (see __post_init__)
+            config = saved.get("config", {})
+            if set(config) - {f.name for f in fields(TrainConfig)} or TrainConfig(**config) != cfg:
                 raise SystemExit(
                     f"{run_dir}: holds a run with a different configuration; "
                     "use another --checkpoint-dir or delete it"
