@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from trainer.taste.mood import PostMoodClassifier
-from trainer.taste.mood.nlpcc import evaluate_nlpcc
+from trainer.taste.mood.nlpcc import evaluate_nlpcc, read_split
 
 NLPCC = Path(__file__).parent.parent.parent / "shared" / "data" / "nlpcc2014_weibo_emotion"
 
@@ -28,3 +28,12 @@ def test_nlpcc_precision(clf):
     result = evaluate_nlpcc(NLPCC, clf, split="test")
     assert result["emotional_precision"] >= 0.70  # 0.741 with the shipped weights
     assert result["emotional_assigned"] > 1500 and result["macro_f1"] > 0.45
+
+
+@pytest.mark.skipif(not NLPCC.exists(), reason="../shared/data not available")
+def test_nlpcc_fit_and_test_rows_never_overlap():
+    fit, test, every = (read_split(NLPCC, s) for s in ("fit", "test", "all"))
+    assert not {p.id for p in fit} & {p.id for p in test}
+    assert len(fit) + len(test) == len(every)
+    with pytest.raises(ValueError, match="unknown NLPCC split"):
+        read_split(NLPCC, "train")

@@ -18,7 +18,7 @@ from scipy import sparse
 from scipy.optimize import minimize
 
 from .classify import CLASSES, DATA_DIR, FEATURES, PostMoodClassifier, save_tokens, save_weights
-from .nlpcc import read_nlpcc, score
+from .nlpcc import read_split, score
 
 THRESHOLDS = tuple(np.round(np.arange(0.40, 0.91, 0.025), 3))
 
@@ -97,7 +97,7 @@ def fit_nlpcc(
     min_df: int = 3,
     seed: int = 0,
 ) -> FitResult:
-    posts = read_nlpcc(nlpcc)[0::2]  # even rows only; odd rows are the held-out test
+    posts = read_split(nlpcc, "fit")  # the odd rows are the held-out test
     clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
     rows = [clf.analyse(p.text)[:2] for p in posts]
     y = np.array([CLASSES.index(p.mood) for p in posts])
@@ -152,7 +152,7 @@ def cv_confusion(
     """Cross-validated counts per confidence threshold: true mood x classified mood (last
     column: unclear), on the even rows only, at the shipped L2. How the classifier mixes
     moods up on posts it has not seen; ``preferences.relabel`` undoes it in aggregate."""
-    posts = read_nlpcc(nlpcc)[0::2]  # even rows only; odd rows are the held-out test
+    posts = read_split(nlpcc, "fit")  # the odd rows are the held-out test
     clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
     rows = [clf.analyse(p.text)[:2] for p in posts]
     y = np.array([CLASSES.index(p.mood) for p in posts])

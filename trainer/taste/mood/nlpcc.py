@@ -49,6 +49,19 @@ def read_nlpcc(path: Path) -> list[LabelledPost]:
     return posts
 
 
+def read_split(path: Path, split: str) -> list[LabelledPost]:
+    """One split of the posts: ``fit`` (even rows, what the weights are fitted on),
+    ``test`` (odd rows, held out) or ``all``. The one place that decides the split."""
+    posts = read_nlpcc(path)
+    if split == "fit":
+        return posts[0::2]
+    if split == "test":
+        return posts[1::2]
+    if split == "all":
+        return posts
+    raise ValueError(f"unknown NLPCC split {split!r}")
+
+
 def score(truth: list[str], predicted: list[str | None]) -> dict:
     """4-mood macro-F1 (unclear counts as a miss) and precision of assigned happy/sad/angry."""
     per: dict[str, dict[str, float]] = {}
@@ -77,9 +90,7 @@ def evaluate_nlpcc(
     path: Path, classifier: PostMoodClassifier | None = None, split: str = "test"
 ) -> dict:
     """Score on NLPCC; ``split="test"`` keeps the odd rows (weights were fitted on even)."""
-    posts = read_nlpcc(path)
-    if split == "test":
-        posts = posts[1::2]
+    posts = read_split(path, split)
     classifier = classifier or PostMoodClassifier()
     predicted = [classifier.classify(p.text).mood for p in posts]
     return score([p.mood for p in posts], predicted)
@@ -91,9 +102,7 @@ def threshold_curve(
     """Precision / coverage / macro-F1 per confidence threshold: the trade-off to choose."""
     from .fit import curve
 
-    posts = read_nlpcc(path)
-    if split == "test":
-        posts = posts[1::2]
+    posts = read_split(path, split)
     classifier = classifier or PostMoodClassifier()
     probs, truth = [], []
     for p in posts:
