@@ -89,7 +89,7 @@ def score(truth: list[str], predicted: list[str | None]) -> dict:
 def evaluate_nlpcc(
     path: Path, classifier: PostMoodClassifier | None = None, split: str = "test"
 ) -> dict:
-    """Score on NLPCC; ``split="test"`` keeps the odd rows (weights were fitted on even)."""
+    """Score on one NLPCC split (``read_split``); the default is the held-out test."""
     posts = read_split(path, split)
     classifier = classifier or PostMoodClassifier()
     predicted = [classifier.classify(p.text).mood for p in posts]
