@@ -119,6 +119,8 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hard-label-weight", type=float,
                    help="weight of the FER2013 label vs the FER+ vote distribution (0..1)")
     p.add_argument("--class-balance", type=float, help="0 none .. 1 fully balanced")
+    p.add_argument("--disputed-weight", type=float,
+                   help="sample weight of faces whose FER+ majority disputes the label (1)")
     p.add_argument("--patience", type=int, help="epochs without a PublicTest gain before stopping")
     p.add_argument("--seed", type=int)
     p.add_argument("--max-train-rows", type=int, help="train on a random subset")

@@ -38,6 +38,9 @@ class TrainConfig:
     hard_label_weight: float = 0.7
     #: sample weight = class_frequency ** -class_balance (0 = none, 1 = fully balanced)
     class_balance: float = 0.3
+    #: sample weight multiplier of faces whose FER+ majority names another class than
+    #: their FER2013 label (1 = no change; >1 leans on the FER2013 annotator's call)
+    disputed_weight: float = 1.0
     drop_not_face: bool = True
     augment: bool = True
     #: scales the rotation, zoom, shift and contrast/brightness ranges (0: flips only)
@@ -97,12 +100,17 @@ def prepare(train: FerData, val: FerData, cfg: TrainConfig) -> PreparedData:
         targets[has] = a * targets[has] + (1 - a) * dist[has]
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     freq = np.maximum(counts, 1) / max(counts.sum(), 1)
-    class_w = freq ** -cfg.class_balance
-    class_w /= (class_w * freq).sum()  # mean sample weight stays 1
+    weights = (freq ** -cfg.class_balance)[labels]
+    if votes is not None and cfg.disputed_weight != 1.0:
+        dist, has = ferplus_distribution(votes)
+        disputed = has & (dist.argmax(axis=1) != labels)
+        weights = weights * np.where(disputed, cfg.disputed_weight, 1.0)
+    if len(weights):
+        weights = weights / weights.mean()  # mean sample weight stays 1
     return PreparedData(
         x_train=images[..., None],
         y_train=targets,
-        w_train=class_w[labels].astype(np.float32),
+        w_train=weights.astype(np.float32),
         x_val=val.images[..., None],
         y_val=np.eye(n_classes, dtype=np.float32)[val.labels],
     )
