@@ -63,6 +63,8 @@ def test_runtime_order_prefers_litert():
     assert available_runtimes()[0] == "ai_edge_litert"
 
 
+# the fallback runtime is deprecated upstream, which is why it comes last
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_tensorflow_lite_matches_litert(faces):
     spec = load_manifest(MODELS).fer
     if "tensorflow" not in available_runtimes():
