@@ -324,3 +324,13 @@ def test_random_erasing_without_augmentation_is_refused(exported, tmp_path, caps
     assert train_main(args) != 0
     err = capsys.readouterr().err
     assert "--random-erasing is augmentation" in err and "Traceback" not in err
+
+
+def test_a_negative_disputed_weight_is_refused(exported, tmp_path, capsys):
+    _, _, _, csv_path, _ = exported
+    args = ["fer", "train", "--data", str(csv_path), "--out", str(tmp_path / "m"),
+            "--checkpoint-dir", str(tmp_path / "r"), "--arch", "tiny", "--epochs", "1",
+            "--disputed-weight", "-1"]  # fmt: skip
+    assert train_main(args) != 0
+    err = capsys.readouterr().err
+    assert "--disputed-weight must be >= 0" in err and "Traceback" not in err

@@ -363,6 +363,8 @@ def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Pat
         raise UserError("--teacher-weight must be within 0..1 and --teacher-temperature > 0")
     if not 0.0 <= cfg.random_erasing <= 1.0:
         raise UserError(f"--random-erasing must be within 0..1, not {cfg.random_erasing}")
+    if cfg.disputed_weight < 0:
+        raise UserError(f"--disputed-weight must be >= 0, not {cfg.disputed_weight}")
     if cfg.random_erasing > 0 and not cfg.augment:
         raise UserError("--random-erasing is augmentation: drop --no-augment "
                         "(--augment-strength 0 keeps only the flips)")  # fmt: skip
