@@ -30,22 +30,6 @@ from perception import DEFAULT_DATA, fer_package_model, model_specs  # noqa: E40
 TARGET = 0.78
 
 
-def probabilities(spec, images: np.ndarray) -> np.ndarray:
-    """Softmax outputs for every face, one invoke per face as on the device."""
-    import cv2
-
-    from device.perception.classifier import FerClassifier
-    from device.perception.preprocess import to_input
-
-    classifier = FerClassifier(spec, threads=2, verify=False)
-    side = spec.input_shape[1]
-    out = np.zeros((len(images), len(spec.labels)), np.float32)
-    for i, img in enumerate(images):
-        face = img if side == img.shape[0] else cv2.resize(img, (side, side))
-        out[i] = classifier.probabilities(to_input(face, spec.input_range))
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -54,6 +38,7 @@ def main() -> int:
 
     from device.manifest import MOODS
     from trainer.fer.dataset import FER_LABELS, ferplus_distribution, load_fer_csv
+    from trainer.fer.evaluate import predict
     from trainer.fer.metrics import true_moods
 
     data = load_fer_csv(args.data, ("PublicTest",))
@@ -78,7 +63,7 @@ def main() -> int:
               f"{'on agreed':>9s} {'on disputed':>11s} {'disputed: FER+ mood':>19s}")
     print(header)
     for name, spec in specs.items():
-        probs = probabilities(spec, data.images)
+        probs = predict(spec, data)
         pred = (probs @ spec.label_to_mood_matrix()).argmax(axis=1)
         right = pred == truth
         rows = [(m, scored & (truth == i)) for i, m in enumerate(MOODS)] + [("all", scored)]

@@ -94,17 +94,17 @@ def prepare(train: FerData, val: FerData, cfg: TrainConfig) -> PreparedData:
         images, labels = images[pick], labels[pick]
         votes = None if votes is None else votes[pick]
     targets = np.eye(n_classes, dtype=np.float32)[labels]
-    if votes is not None and cfg.hard_label_weight < 1.0:
-        dist, has = ferplus_distribution(votes)
-        a = cfg.hard_label_weight
-        targets[has] = a * targets[has] + (1 - a) * dist[has]
+    # class frequency ** -class_balance; the scale goes with the normalisation below
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    freq = np.maximum(counts, 1) / max(counts.sum(), 1)
-    weights = (freq ** -cfg.class_balance)[labels]
-    if votes is not None and cfg.disputed_weight != 1.0:
+    weights = (np.maximum(counts, 1) ** -cfg.class_balance)[labels]
+    if votes is not None:
         dist, has = ferplus_distribution(votes)
-        disputed = has & (dist.argmax(axis=1) != labels)
-        weights = weights * np.where(disputed, cfg.disputed_weight, 1.0)
+        if cfg.hard_label_weight < 1.0:
+            a = cfg.hard_label_weight
+            targets[has] = a * targets[has] + (1 - a) * dist[has]
+        if cfg.disputed_weight != 1.0:
+            disputed = has & (dist.argmax(axis=1) != labels)
+            weights = weights * np.where(disputed, cfg.disputed_weight, 1.0)
     if len(weights):
         weights = weights / weights.mean()  # mean sample weight stays 1
     return PreparedData(

@@ -18,7 +18,7 @@ from scipy import sparse
 from scipy.optimize import minimize
 
 from .classify import CLASSES, DATA_DIR, FEATURES, PostMoodClassifier, save_tokens, save_weights
-from .nlpcc import read_split, score
+from .nlpcc import LabelledPost, read_split, score
 
 THRESHOLDS = tuple(np.round(np.arange(0.40, 0.91, 0.025), 3))
 
@@ -89,6 +89,17 @@ def curve(truth: list[str], probs: np.ndarray, thresholds=THRESHOLDS) -> dict[fl
     return out
 
 
+def _analysed_fit_split(
+    nlpcc: Path,
+) -> tuple[list[LabelledPost], list[tuple[np.ndarray, frozenset[str]]], np.ndarray]:
+    """The fit split's posts, their (lexicon features, tokens) and mood indices: the
+    segmentation and lexicon pass is the slow part, so it is done once per fit."""
+    posts = read_split(nlpcc, "fit")  # the odd rows are the held-out test
+    clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
+    rows = [clf.analyse(p.text)[:2] for p in posts]
+    return posts, rows, np.array([CLASSES.index(p.mood) for p in posts])
+
+
 def fit_nlpcc(
     nlpcc: Path,
     l2_grid: tuple[float, ...] = (1.0, 3.0, 10.0),
@@ -97,10 +108,7 @@ def fit_nlpcc(
     min_df: int = 3,
     seed: int = 0,
 ) -> FitResult:
-    posts = read_split(nlpcc, "fit")  # the odd rows are the held-out test
-    clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
-    rows = [clf.analyse(p.text)[:2] for p in posts]
-    y = np.array([CLASSES.index(p.mood) for p in posts])
+    posts, rows, y = _analysed_fit_split(nlpcc)
     truth = [p.mood for p in posts]
     df = Counter(t for _, toks in rows for t in toks)
     vocab = {t: j for j, t in enumerate(sorted(t for t, n in df.items() if n >= min_df))}
@@ -127,7 +135,7 @@ def fit_nlpcc(
     n_lex = 1 + len(FEATURES)
     tokens = {t: w[n_lex + j] for t, j in vocab.items() if np.abs(w[n_lex + j]).max() >= 0.01}
     cv = {str(k): v for k, v in cv_all.items()}
-    return FitResult(w[:n_lex], tokens, l2, th, cv, cv_confusion(nlpcc, l2, folds, min_df, seed))
+    return FitResult(w[:n_lex], tokens, l2, th, cv, cv_confusion(rows, y, l2, folds, min_df, seed))
 
 
 def write_fit(result: FitResult, data_dir: Path = DATA_DIR) -> None:
@@ -147,24 +155,25 @@ def write_fit(result: FitResult, data_dir: Path = DATA_DIR) -> None:
 
 
 def cv_confusion(
-    nlpcc: Path, l2: float, folds: int = 4, min_df: int = 3, seed: int = 0
+    rows: list[tuple[np.ndarray, frozenset[str]]],
+    y: np.ndarray,
+    l2: float,
+    folds: int = 4,
+    min_df: int = 3,
+    seed: int = 0,
 ) -> dict[str, list[list[int]]]:
     """Cross-validated counts per confidence threshold: true mood x classified mood (last
-    column: unclear), on the even rows only, at the shipped L2. How the classifier mixes
-    moods up on posts it has not seen; ``preferences.relabel`` undoes it in aggregate."""
-    posts = read_split(nlpcc, "fit")  # the odd rows are the held-out test
-    clf = PostMoodClassifier(weights=np.zeros((1 + len(FEATURES), len(CLASSES))), tokens={})
-    rows = [clf.analyse(p.text)[:2] for p in posts]
-    y = np.array([CLASSES.index(p.mood) for p in posts])
+    column: unclear), on the fit split's analysed posts (``_analysed_fit_split``), at the
+    shipped L2. How the classifier mixes moods up on posts it has not seen;
+    ``preferences.relabel`` undoes it in aggregate."""
     fold = np.random.default_rng(seed).permutation(len(y)) % folds
     probs = np.zeros((len(y), len(CLASSES)))
     for k in range(folds):
         tr, te = fold != k, fold == k
         df = Counter(t for i in np.flatnonzero(tr) for t in rows[i][1])
         vocab = {t: j for j, t in enumerate(sorted(t for t, n in df.items() if n >= min_df))}
-        probs[te] = probabilities(
-            design(rows, vocab)[te], softmax_fit(design(rows, vocab)[tr], y[tr], l2)
-        )
+        x = design(rows, vocab)
+        probs[te] = probabilities(x[te], softmax_fit(x[tr], y[tr], l2))
     best = probs.argmax(axis=1)
     out = {}
     for th in THRESHOLDS:
