@@ -73,3 +73,43 @@ def small_fer_csv(tmp_path) -> Path:
         votes[[4, 5, 6, 1, 3, 2, 0][lab]] = 10  # FER+ column of this FER2013 label
         rows.append((int(lab), img, "PublicTest" if i % 5 == 0 else "Training", votes))
     return write_fer_csv(tmp_path / "small.csv", rows)
+
+
+# --- a real Mosquitto for the MQTT tests (see tests/mqtt_broker.py) ------------------------
+
+
+@pytest.fixture
+def mqtt_broker_factory(tmp_path):
+    """``make(**variant)`` starts a broker (plain, users=, certs=, acl=); all stop at the end."""
+    from tests.mqtt_broker import MOSQUITTO, SKIP_REASON, Broker
+
+    if MOSQUITTO is None:
+        pytest.skip(SKIP_REASON)
+    brokers: list[Broker] = []
+
+    def make(**variant) -> Broker:
+        broker = Broker(tmp_path / f"broker{len(brokers)}", **variant)
+        brokers.append(broker)
+        return broker.start()
+
+    yield make
+    for broker in brokers:
+        broker.stop()
+
+
+@pytest.fixture
+def mqtt_broker(mqtt_broker_factory):
+    """A plain (anonymous, no TLS) Mosquitto on a free loopback port, with persistence."""
+    return mqtt_broker_factory()
+
+
+@pytest.fixture(scope="session")
+def mqtt_certs(tmp_path_factory):
+    """A test CA with server (127.0.0.1) and client certificates, made with openssl."""
+    import shutil
+
+    from tests.mqtt_broker import make_certs
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    return make_certs(tmp_path_factory.mktemp("mqtt_certs"))

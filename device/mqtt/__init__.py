@@ -1,0 +1,1 @@
+"""MQTT: remote control, Home Assistant, listening-log sync and model delivery (issue 12)."""
