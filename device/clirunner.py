@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -11,10 +12,31 @@ from collections.abc import Sequence
 from .errors import UserError
 
 
+def package_version() -> str:
+    """The installed package's version: the one place it is written is pyproject.toml."""
+    try:
+        return importlib.metadata.version("moodspeaker")
+    except importlib.metadata.PackageNotFoundError:  # a bare checkout, never pip-installed
+        return "unknown (not installed)"
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts: ``-n -1`` is a mistake, not "everything"."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive count")
+    return value
+
+
 def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
     """A parser whose subcommands come from each module's ``register(subparsers)``."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in modules:
         importlib.import_module(name).register(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -54,8 +55,7 @@ class StatusLine:
             if now - self._last_t < self.interval_s:
                 return
             self._last_t = now
-            width = 160
-            self.stream.write("\r\x1b[K" + format_status(st)[:width])
+            self.stream.write("\r\x1b[K" + format_status(st)[: self._width() - 1])
         else:
             key = (st.track, st.mood, st.state, st.user)
             if key == self._last_key:
@@ -64,6 +64,14 @@ class StatusLine:
             self.stream.write(format_status(st) + "\n")
         self.lines += 1
         self.stream.flush()
+
+    def _width(self) -> int:
+        """The terminal's width now (it may have been resized); the last column is left
+        empty, since writing into it wraps the line on some terminals."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
 
     def close(self) -> None:
         if self.tty and self.lines:

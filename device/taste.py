@@ -17,6 +17,8 @@ The device defines the format and the trainer (``moodspeaker-train taste build``
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +248,8 @@ def load_taste(models_dir: str | Path) -> TasteModel:
     try:
         with np.load(spec.path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{where}: not a readable .npz: {exc}") from None
+    # a damaged archive fails late, while an array is decompressed, with whatever the
+    # zip, zlib or npy layer raises; each is a bad file, refused like a corrupt .tflite
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ManifestError(f"{where}: not a usable taste model: {exc}") from None
     return validate_taste_arrays(arrays, where, info=spec.extra)

@@ -4,15 +4,23 @@ For demos, tests and debugging a misbehaving mood: the same frames in, the same 
 A video keeps its own timeline: each camera frame advances it by ``1 / camera fps``
 seconds, so a 30 fps clip read at 2 fps skips 14 frames of 15 instead of playing in slow
 motion (and a clip slower than the camera repeats frames).
+
+An image that cannot be decoded (a zero-byte or damaged file) is skipped, counted and
+named once in the log: it must not stall the mood, and reopening the source (what the
+camera thread does after an error) would only come back to the same file.
 """
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .base import CameraError, FrameSource
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".webp"})
 
@@ -31,7 +39,8 @@ class ReplaySource(FrameSource):
         self._video_fps = 0.0
         self._i = 0  # images: frames delivered; video: camera frames delivered
         self._decoded = -1  # video: index of the last frame decoded
-        self._held: tuple[int, np.ndarray] | None = None
+        self._held: tuple[object, np.ndarray] | None = None  # (image path or video frame, frame)
+        self.skipped = 0  # unreadable images dropped from the rotation
 
     def open(self) -> None:
         import cv2
@@ -42,6 +51,9 @@ class ReplaySource(FrameSource):
             )
             if not self._images:
                 raise CameraError(f"replay: no images in {self.path}")
+            self._i, self._held = 0, None
+            self._read_image()  # fails now if no image is readable, so retries back off
+            self._i = 0  # the first read() returns the image just decoded and held
         elif self.path.is_file():
             cap = cv2.VideoCapture(str(self.path))
             if not cap.isOpened():
@@ -50,32 +62,43 @@ class ReplaySource(FrameSource):
             # a container without a rate: fall back to one video frame per camera frame
             self._video_fps = fps if fps and 0 < fps < 1000 else self.fps
             self._video = cap
+            self._i, self._decoded, self._held = 0, -1, None
         else:
             raise CameraError(f"replay: {self.path} does not exist")
-        self._i, self._decoded, self._held = 0, -1, None
-
-    @property
-    def finished(self) -> bool:
-        return not self.loop and self._video is None and self._i >= len(self._images) * self.repeat
 
     def read(self) -> np.ndarray:
         if self._video is not None:
             return self._read_video()
         if not self._images:
             raise CameraError("replay: not open")
-        n = len(self._images) * self.repeat
-        if self._i >= n:
-            if not self.loop:
-                raise CameraError("replay: end of frames")
-            self._i = 0
-        idx = self._i // self.repeat
-        self._i += 1
-        return self._hold(idx, lambda: self._imread(self._images[idx]))
+        return self._read_image()
 
-    def _hold(self, idx: int, load) -> np.ndarray:
-        """Return frame ``idx``, decoding it only if it is not the one already held."""
-        if self._held is None or self._held[0] != idx:
-            self._held = (idx, load())
+    def _read_image(self) -> np.ndarray:
+        """The next readable image; an unreadable one leaves the rotation for good."""
+        while self._images:
+            if self._i >= len(self._images) * self.repeat:
+                if not self.loop:
+                    raise CameraError("replay: end of frames")
+                self._i = 0
+            idx = self._i // self.repeat
+            path = self._images[idx]
+            try:
+                frame = self._hold(path, partial(self._imread, path))
+            except CameraError as exc:
+                del self._images[idx]  # the next image now sits at idx
+                self._i = idx * self.repeat
+                self.skipped += 1
+                log.warning("%s; skipped it (%d unreadable so far)", exc, self.skipped)
+                continue
+            self._i += 1
+            return frame
+        raise CameraError(f"replay: no readable image in {self.path} "
+                          f"({self.skipped} unreadable)")
+
+    def _hold(self, key: object, load) -> np.ndarray:
+        """Return frame ``key``, decoding it only if it is not the one already held."""
+        if self._held is None or self._held[0] != key:
+            self._held = (key, load())
         return self._held[1]
 
     @staticmethod

@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ..clirunner import positive_int
+
 
 def _when(ts: float | None) -> str:
     if ts is None:
@@ -42,7 +44,7 @@ def register(sub) -> None:
     p = sub.add_parser("journal", help="the listening journal")
     jsub = p.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
     q = jsub.add_parser("tail", help="show the latest listens")
-    q.add_argument("-n", type=int, default=20)
+    q.add_argument("-n", type=positive_int, default=20, help="how many (default 20)")
     q.add_argument("--json", action="store_true", help="one JSON object per listen")
     q.add_argument("--config", type=Path, default=None)
     q.add_argument("--state-dir", type=Path, default=None)
