@@ -20,7 +20,8 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*" >&2; }
 on_pi() { grep -qs "Raspberry Pi" /proc/device-tree/model; }
 
 apt_packages() {
-  local pkgs=(python3 python3-venv python3-pip libvlc5 vlc-plugin-base)
+  # Extra packages for one mode come as arguments (mosquitto: the MQTT tests' broker).
+  local pkgs=(python3 python3-venv python3-pip libvlc5 vlc-plugin-base "$@")
   on_pi && pkgs+=(python3-picamera2)
   local missing=()
   for p in "${pkgs[@]}"; do
@@ -84,7 +85,7 @@ case $mode in
     exec .venv/bin/moodspeaker demo "$@"
     ;;
   test)
-    apt_packages
+    apt_packages mosquitto
     make_venv .venv "$(stamp all)" -e ".[device,trainer,dev]"
     make_venv .venv-tflite "tflite-runtime-2.14" "tflite-runtime==2.14.0" "numpy<2" \
       "opencv-python-headless>=4.8,<5"
@@ -93,7 +94,7 @@ case $mode in
     exec .venv/bin/python -m pytest -q "$@"
     ;;
   bench)
-    apt_packages
+    apt_packages mosquitto
     make_venv .venv "$(stamp all)" -e ".[device,trainer,dev]"
     make_venv .venv-tflite "tflite-runtime-2.14" "tflite-runtime==2.14.0" "numpy<2" \
       "opencv-python-headless>=4.8,<5"
