@@ -18,20 +18,17 @@ from pathlib import Path
 from .camera import open_source
 from .config import Config
 from .errors import UserError
+from .events import EventBus
+from .jobs import BackgroundJobs
 from .journal import Journal
 from .learning import FeedbackTable, LearningRule
 from .library import IndexCatalog, LibraryIndex, scan_library
+from .manifest import load_manifest
+from .model_store import ModelStore
 from .mood_watch import Backoff, FixedMood, MoodSource, MoodWatcher
 from .picker import Picker
 from .sdnotify import Notifier
-from .speaker import (
-    MoodPolicy,
-    ResumePolicy,
-    Speaker,
-    SpeakerStats,
-    SpeakerStatus,
-    VolumePolicy,
-)
+from .speaker import MoodPolicy, ResumePolicy, Speaker, SpeakerStats, VolumePolicy
 from .status import StatusLine, format_short
 
 log = logging.getLogger(__name__)
@@ -54,7 +51,6 @@ def load_taste_or_flat(models_dir: Path):
     """The taste artifact; a flat table (with a warning) only if none is shipped at all.
     A taste artifact that is present but broken is an error, never silently replaced."""
     from .genres import GENRES
-    from .manifest import load_manifest
     from .taste import load_taste
 
     manifest = load_manifest(models_dir) if (Path(models_dir) / "manifest.json").exists() else None
@@ -64,11 +60,9 @@ def load_taste_or_flat(models_dir: Path):
     return load_taste(models_dir)
 
 
-def make_mood_watcher(cfg: Config) -> MoodWatcher:
-    from .perception.estimator import MoodEstimator
+def make_mood_watcher(cfg: Config, models_dir: Path) -> MoodWatcher:
     from .perception.smoothing import MoodSmoother
 
-    estimator = MoodEstimator.from_models_dir(cfg.models.dir, threads=cfg.models.threads)
     c = cfg.camera
 
     def make_source():
@@ -77,15 +71,40 @@ def make_mood_watcher(cfg: Config) -> MoodWatcher:
 
     make_source()  # a malformed source spec fails now, at start, not in the thread
     return MoodWatcher(
-        make_source, estimator.analyze, MoodSmoother(), fps=c.fps,
+        make_source, load_estimator(cfg, models_dir).analyze, MoodSmoother(), fps=c.fps,
         backoff=Backoff(c.retry_initial_s, c.retry_max_s),
         snapshot_dir=cfg.state.dir / "snapshots" if c.debug_snapshots else None,
         snapshot_keep=c.debug_snapshots_keep,
     )
 
 
+def load_estimator(cfg: Config, models_dir: Path):
+    from .perception.estimator import MoodEstimator
+
+    return MoodEstimator.from_models_dir(models_dir, threads=cfg.models.threads)
+
+
+def check_models(cfg: Config, directory: Path) -> None:
+    """Refuse a model set the speaker could not run: every file matches the manifest, the
+    FER model loads in the TFLite runtime, the taste model loads (what a delivery must pass
+    before it replaces the set in use)."""
+    from .manifest import verify_file
+    from .model_store import manifest_files
+    from .taste import load_taste
+
+    for name, sha in manifest_files(directory).items():
+        verify_file(directory / name, sha)
+    manifest = load_manifest(directory)
+    if manifest.fer is not None:
+        load_estimator(cfg, directory)
+    if manifest.taste is not None:
+        load_taste(directory)
+
+
 def user_file(cfg: Config) -> Path:
-    """Where ``moodspeaker user NAME`` records the active user for a running speaker."""
+    """The active listener: the one source of truth. ``moodspeaker user NAME`` and the
+    ``user`` command both write it; the running speaker follows it; ``[user] active`` is
+    only the default while it does not exist."""
     return cfg.state.dir / "active_user"
 
 
@@ -96,6 +115,9 @@ class Parts:
     index: LibraryIndex
     player: object
     mood: MoodSource
+    bus: EventBus
+    jobs: BackgroundJobs
+    models: ModelStore
 
 
 def scan(cfg: Config, index: LibraryIndex) -> None:
@@ -110,7 +132,8 @@ def build(
     cfg: Config,
     *,
     mood: MoodSource | None = None,
-    on_status: Callable | None = None,
+    bus: EventBus | None = None,
+    watchdog: Callable[[], None] | None = None,
 ) -> Iterator[Parts]:
     """Open everything a Speaker needs; closes it all (journal last) on exit."""
     from .player import VlcPlayer, make_output
@@ -118,7 +141,9 @@ def build(
     cfg.state.dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(cfg.journal_path)
     index = LibraryIndex(cfg.library_index_path)
-    player = None
+    store = ModelStore(cfg.state.dir, cfg.models.dir)
+    bus = bus or EventBus()
+    player = jobs = None
     try:
         if cfg.library.rescan_on_start or not index.tracks(playable_only=False):
             scan(cfg, index)
@@ -128,7 +153,8 @@ def build(
                 f"library.path: no playable tracks in {cfg.library.path} "
                 "(mp3, ogg, flac, m4a, wav with a genre tag or a genre folder name)"
             )
-        taste = load_taste_or_flat(cfg.models.dir)
+        models_dir = store.current()
+        taste = load_taste_or_flat(models_dir)
         rule = LearningRule(cfg.learning.enabled, cfg.learning.skip_within_s,
                             cfg.learning.max_adjust, cfg.learning.shrinkage)
         import random
@@ -140,7 +166,21 @@ def build(
             rng=random.Random(cfg.picker.seed),
         )
         if mood is None:
-            mood = FixedMood() if cfg.camera.source == "none" else make_mood_watcher(cfg)
+            mood = FixedMood() if cfg.camera.source == "none" else make_mood_watcher(
+                cfg, models_dir)
+        watcher = mood if isinstance(mood, MoodWatcher) else None
+
+        def load_models() -> object:
+            """For ``reload``: the taste model for the loop; the FER model straight into
+            the camera thread (which picks it up at its next frame)."""
+            directory = store.current()
+            new_taste = load_taste_or_flat(directory)
+            if watcher is not None:
+                watcher.replace_analyzer(load_estimator(cfg, directory).analyze)
+            return new_taste
+
+        jobs = BackgroundJobs(scan=lambda ix: scan(cfg, ix), index_path=cfg.library_index_path,
+                              load_models=load_models)
         player = VlcPlayer(make_output(cfg.audio.output))
         speaker = Speaker(
             player=player, picker=picker, journal=journal, mood=mood,
@@ -151,11 +191,13 @@ def build(
                                 cfg.resume.max_age_s, cfg.resume.rewind_s),
             volume=VolumePolicy(cfg.audio.volume, cfg.audio.startup_volume_cap,
                                 cfg.audio.fade_s),
-            position_interval_s=cfg.journal.position_interval_s, on_status=on_status,
-            first_mood_wait_s=cfg.mood.first_wait_s if isinstance(mood, MoodWatcher) else 0.0,
+            position_interval_s=cfg.journal.position_interval_s, bus=bus, watchdog=watchdog,
+            jobs=jobs, first_mood_wait_s=cfg.mood.first_wait_s if watcher else 0.0,
         )
-        yield Parts(speaker, journal, index, player, mood)
+        yield Parts(speaker, journal, index, player, mood, bus, jobs, store)
     finally:
+        if jobs is not None:
+            jobs.close()
         if player is not None:
             player.release()
         index.close()
@@ -165,32 +207,45 @@ def build(
 def serve(cfg: Config, *, seconds: float | None = None, mood: MoodSource | None = None,
           status: StatusLine | None = None, notifier: Notifier | None = None) -> SpeakerStats:
     """Run the speaker in this process until SIGTERM/SIGINT or ``seconds``; under systemd,
-    report readiness, watchdog pings and a short status over $NOTIFY_SOCKET."""
+    report readiness, watchdog pings and a short status over $NOTIFY_SOCKET; with an
+    ``[mqtt]`` host, bridge it to the broker."""
     status = status or StatusLine()
     notifier = notifier or Notifier()
     stop = threading.Event()
-
-    def on_status(st: SpeakerStatus) -> None:
-        status(st)
-        notifier.tick(format_short(st))
+    bus = EventBus()
+    bus.subscribe("status-line", lambda e: status(e.status))
+    bus.subscribe("systemd", lambda e: notifier.status(format_short(e.status)))
+    speaker: Speaker | None = None
 
     def on_signal(signum, _frame):
         log.info("signal %d: stopping", signum)
         stop.set()
+        if speaker is not None:
+            speaker.wake()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with build(cfg, mood=mood, on_status=on_status) as parts:
+        with build(cfg, mood=mood, bus=bus, watchdog=notifier.watchdog) as parts:
+            speaker = parts.speaker
             watcher = parts.mood if isinstance(parts.mood, MoodWatcher) else None
             if watcher is not None:
                 watcher.start()
+            bridge = None
+            if cfg.mqtt.host is not None:
+                from .mqtt.bridge import MqttBridge
+
+                bridge = MqttBridge.for_speaker(cfg, parts, check=lambda d: check_models(cfg, d))
+                bridge.start()
             notifier.ready(f"{parts.speaker.picker.size} tracks; starting")
             try:
                 return parts.speaker.run(stop, seconds)
             finally:
                 notifier.stopping()
+                if bridge is not None:
+                    bridge.stop()
                 if watcher is not None:
                     watcher.stop()
+                bus.close()
                 status.close()
     finally:
         notifier.close()

@@ -8,6 +8,8 @@ fails later, silently, in front of a listener.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import sys
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -124,6 +126,29 @@ class JournalConfig:
 
 
 @dataclass
+class MqttConfig:
+    """No ``host``: the speaker runs without MQTT."""
+
+    host: str | None = None
+    port: int = 1883  # 8883 is usual with TLS
+    device_id: str | None = None  # default: the host name
+    base_topic: str = "moodspeaker"
+    username: str | None = None
+    password: str | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    discovery: bool = True  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"
+    keepalive: int = 30
+    max_payload_bytes: int = 4096  # commands larger than this are refused
+    commands_per_minute: int = 120  # a flood beyond this is refused
+    sync_batch: int = 100  # listens per message to the trainer
+    sync_in_flight: int = 4  # batches sent and not yet acknowledged
+    sync_ack_timeout_s: float = 30.0  # then the batch is sent again
+
+
+@dataclass
 class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     library: LibraryConfig = field(default_factory=LibraryConfig)
@@ -136,6 +161,7 @@ class Config:
     learning: LearningConfig = field(default_factory=LearningConfig)
     resume: ResumeConfig = field(default_factory=ResumeConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     source_path: Path | None = None
 
     @property
@@ -173,6 +199,13 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "resume.max_age_s": (0.0, 10 * 365 * 86_400.0),
     "resume.rewind_s": (0.0, 600.0),
     "journal.position_interval_s": (0.2, 3600.0),
+    "mqtt.port": (1, 65535),
+    "mqtt.keepalive": (5, 3600),
+    "mqtt.max_payload_bytes": (64, 1_000_000),
+    "mqtt.commands_per_minute": (1, 100_000),
+    "mqtt.sync_batch": (1, 200),
+    "mqtt.sync_in_flight": (1, 100),
+    "mqtt.sync_ack_timeout_s": (1.0, 3600.0),
 }
 
 
@@ -233,6 +266,32 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(
             f"user.active: {cfg.user.active!r}: use letters, digits, '-', '_' or '.'"
         )
+    _validate_mqtt(cfg.mqtt)
+
+
+_TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _validate_mqtt(m: MqttConfig) -> None:
+    if m.host is None:
+        return
+    if m.device_id is None:
+        m.device_id = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64] or "speaker"
+    for key in ("device_id", "base_topic", "discovery_prefix"):
+        value = getattr(m, key)
+        if not _TOPIC_WORD.fullmatch(value):
+            raise ConfigError(
+                f"mqtt.{key}: {value!r}: use 1-64 letters, digits, '-' or '_' (it is one "
+                "level of an MQTT topic)"
+            )
+    if m.password is not None and m.username is None:
+        raise ConfigError("mqtt.password: given without mqtt.username")
+    if m.tls_key is not None and m.tls_cert is None:
+        raise ConfigError("mqtt.tls_key: given without mqtt.tls_cert")
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        path = getattr(m, key)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"mqtt.{key}: {path} is not a readable file")
 
 
 def _resolve_prefixed(spec: str, prefix: str, base: Path) -> str:

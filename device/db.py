@@ -15,14 +15,18 @@ class DatabaseDamaged(Exception):
     """The file is not an SQLite database, or its pages fail ``PRAGMA quick_check``."""
 
 
-def open_db(path: Path, schema: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+def open_db(path: Path, schema: str, *, synchronous: str = "NORMAL",
+            isolation_level: str | None = None) -> sqlite3.Connection:
     """Connect (creating the folder and the schema), in WAL mode, checked for damage.
 
-    Autocommit connection usable from one thread at a time, whichever thread that is
-    (the loop may run on another thread than the one that built it). Raises
-    ``DatabaseDamaged`` or ``OSError``; the caller words the message for its file."""
+    A connection for one thread at a time, whichever thread that is (the loop may run on
+    another thread than the one that built it); each thread that writes opens its own.
+    ``isolation_level=None`` is autocommit; "IMMEDIATE" makes ``with db:`` a write
+    transaction that takes the lock up front. Raises ``DatabaseDamaged`` or ``OSError``;
+    the caller words the message for its file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
+    db = sqlite3.connect(str(path), isolation_level=isolation_level, timeout=10.0,
+                         check_same_thread=False)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")

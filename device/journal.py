@@ -9,6 +9,11 @@ this table (``user, track_id, genre, started_at, ended_at, duration_s`` ...).
 
 The same database holds ``genre_feedback``, the on-device learning counts (see
 ``device.learning``), updated in the same transaction as the listen that caused them.
+
+The journal is also the outbox of the sync to the trainer (``device.mqtt.outbox``): each
+listen gets the next ``sync_seq`` when it is closed, and ``synced`` turns 1 only when the
+trainer's ingest acknowledged storing it. Each thread opens its own ``Journal`` (its own
+connection); SQLite's WAL and its busy timeout order the writers.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ CREATE TABLE IF NOT EXISTS listens (
     start_offset_s  REAL NOT NULL DEFAULT 0,   -- > 0 when a listen resumed mid-track
     explanation     TEXT,
     error           TEXT,
-    ended_by        TEXT                       -- end | user | mood | shutdown | crash
+    ended_by        TEXT,                      -- end | user | mood | shutdown | crash
+    sync_seq        INTEGER                    -- order of sending; set when the listen closes
 );
 CREATE INDEX IF NOT EXISTS listens_started ON listens (started_at);
 CREATE INDEX IF NOT EXISTS listens_open ON listens (ended_at) WHERE ended_at IS NULL;
@@ -58,6 +64,20 @@ CREATE TABLE IF NOT EXISTS genre_feedback (
     PRIMARY KEY (user, mood, genre)
 );
 """
+
+
+_MIGRATE_SYNC_SEQ = """
+ALTER TABLE listens ADD COLUMN sync_seq INTEGER;
+UPDATE listens SET sync_seq = r.n FROM (
+    SELECT rowid AS id, ROW_NUMBER() OVER (ORDER BY ended_at, rowid) AS n
+      FROM listens WHERE ended_at IS NOT NULL) AS r
+ WHERE listens.rowid = r.id;
+"""
+_SYNC_INDEX = """
+CREATE INDEX IF NOT EXISTS listens_unsynced ON listens (sync_seq)
+    WHERE synced = 0 AND sync_seq IS NOT NULL;
+"""
+_NEXT_SEQ = "(SELECT COALESCE(MAX(sync_seq), 0) + 1 FROM listens)"
 
 
 class JournalError(UserError):
@@ -83,12 +103,13 @@ class Listen:
     explanation: str | None = None
     error: str | None = None
     ended_by: str | None = None
+    sync_seq: int | None = None
 
 
 _COLUMNS = [
     "event_id", "user", "track_id", "path", "genre", "mood", "mood_confidence",
     "started_at", "ended_at", "position_s", "duration_s", "end_reason", "synced",
-    "start_offset_s", "explanation", "error", "ended_by",
+    "start_offset_s", "explanation", "error", "ended_by", "sync_seq",
 ]
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM listens"
 
@@ -100,7 +121,7 @@ def _row(r: tuple) -> Listen:
 
 
 class Journal(SqliteFile):
-    """Owns one SQLite connection; use it from one thread at a time (the speaker loop).
+    """Owns one SQLite connection: open one Journal per thread (loop, sync, CLI).
 
     A damaged journal is never replaced or repaired behind the owner's back: it holds
     listens recorded nowhere else. Opening it fails with a message that says so."""
@@ -109,7 +130,14 @@ class Journal(SqliteFile):
         self.path = Path(path)
         self._clock = clock
         try:
-            self.db = open_db(self.path, SCHEMA, synchronous="FULL")
+            self.db = open_db(self.path, SCHEMA, synchronous="FULL",
+                              isolation_level="IMMEDIATE")
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(listens)")}
+            if "sync_seq" not in columns:  # a journal from before the sync existed
+                with self.db:
+                    for statement in _MIGRATE_SYNC_SEQ.split(";")[:-1]:
+                        self.db.execute(statement)
+            self.db.executescript(_SYNC_INDEX)
         except OSError as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
         except DatabaseDamaged as exc:
@@ -140,21 +168,23 @@ class Journal(SqliteFile):
     ) -> str:
         """Record that a play began; durable when this returns. Returns the event id."""
         event_id = str(uuid.uuid4())
-        self.db.execute(
-            "INSERT INTO listens (event_id, user, track_id, path, genre, mood, mood_confidence,"
-            " started_at, position_s, duration_s, start_offset_s, explanation)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (event_id, user, track_id, path, genre, mood, float(mood_confidence),
-             self._clock(), float(start_offset_s), duration_s, float(start_offset_s),
-             explanation),
-        )
+        with self.db:
+            self.db.execute(
+                "INSERT INTO listens (event_id, user, track_id, path, genre, mood,"
+                " mood_confidence, started_at, position_s, duration_s, start_offset_s,"
+                " explanation) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (event_id, user, track_id, path, genre, mood, float(mood_confidence),
+                 self._clock(), float(start_offset_s), duration_s, float(start_offset_s),
+                 explanation),
+            )
         return event_id
 
     def update_position(self, event_id: str, position_s: float) -> None:
-        self.db.execute(
-            "UPDATE listens SET position_s = ? WHERE event_id = ? AND ended_at IS NULL",
-            (float(position_s), event_id),
-        )
+        with self.db:
+            self.db.execute(
+                "UPDATE listens SET position_s = ? WHERE event_id = ? AND ended_at IS NULL",
+                (float(position_s), event_id),
+            )
 
     def end(
         self,
@@ -171,10 +201,11 @@ class Journal(SqliteFile):
         if reason not in END_REASONS:
             raise ValueError(f"end_reason {reason!r} not in {END_REASONS}")
         now = self._clock()
-        with _transaction(self.db):
+        with self.db:
             self.db.execute(
                 "UPDATE listens SET ended_at = ?, end_reason = ?, ended_by = ?,"
-                " position_s = COALESCE(?, position_s), error = COALESCE(?, error)"
+                " position_s = COALESCE(?, position_s), error = COALESCE(?, error),"
+                f" sync_seq = {_NEXT_SEQ}"
                 " WHERE event_id = ? AND ended_at IS NULL",
                 (now, reason, ended_by, None if position_s is None else float(position_s),
                  error, event_id),
@@ -196,22 +227,39 @@ class Journal(SqliteFile):
         open_rows = [
             _row(r) for r in self.db.execute(_SELECT + " WHERE ended_at IS NULL")
         ]
-        with _transaction(self.db):
+        with self.db:
             for r in open_rows:
                 ended = r.started_at + max(0.0, r.position_s - r.start_offset_s)
                 self.db.execute(
                     "UPDATE listens SET ended_at = ?, end_reason = 'interrupted',"
-                    " ended_by = 'crash'"
+                    f" ended_by = 'crash', sync_seq = {_NEXT_SEQ}"
                     " WHERE event_id = ? AND ended_at IS NULL",
                     (ended, r.event_id),
                 )
         return [self.get(r.event_id) for r in open_rows]  # type: ignore[misc]
 
-    def mark_synced(self, event_ids: list[str]) -> None:
-        with _transaction(self.db):
-            self.db.executemany(
-                "UPDATE listens SET synced = 1 WHERE event_id = ?", [(e,) for e in event_ids]
+    def mark_synced(self, event_ids: list[str]) -> int:
+        """The trainer acknowledged these; returns how many rows changed."""
+        with self.db:
+            cur = self.db.executemany(
+                "UPDATE listens SET synced = 1 WHERE event_id = ? AND synced = 0",
+                [(e,) for e in event_ids],
             )
+        return cur.rowcount
+
+    def unsynced(self, limit: int, *, after_seq: int = 0) -> list[Listen]:
+        """Closed listens not yet acknowledged, oldest first (by ``sync_seq``)."""
+        rows = self.db.execute(
+            _SELECT + " WHERE synced = 0 AND sync_seq IS NOT NULL AND sync_seq > ?"
+            " ORDER BY sync_seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [_row(r) for r in rows]
+
+    def unsynced_count(self) -> int:
+        return self.db.execute(
+            "SELECT COUNT(*) FROM listens WHERE synced = 0 AND sync_seq IS NOT NULL"
+        ).fetchone()[0]
 
     # --- reading -------------------------------------------------------------------
 
@@ -247,16 +295,3 @@ class Journal(SqliteFile):
             "SELECT mood, genre, completed, skipped FROM genre_feedback WHERE user = ?", (user,)
         )
         return {(m, g): (c, s) for m, g, c, s in rows}
-
-
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *_) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,6 +1,6 @@
 """``models/manifest.json``: the contract between the trainer (writer) and the device (reader).
 
-The device owns the format. Each artifact has a section (``fer``, ``taste``) naming its
+The device owns the format. Each artifact has a section (``fer``, ``taste``, ``music_mood``) naming its
 file and sha256 plus what a consumer must know to use it correctly. A manifest or
 artifact that does not match is refused with a message naming the file and the problem,
 never half-used.
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .moods import MOODS
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
-MOODS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
 OUTPUT_KINDS: tuple[str, ...] = ("probabilities", "logits")
 
 
@@ -75,11 +75,24 @@ class TasteSpec:
 
 
 @dataclass(frozen=True)
+class MusicMoodSpec:
+    """The audio valence/arousal model (``device.music_mood``) and the features it expects."""
+
+    path: Path
+    sha256: str
+    extractor_version: int
+    params: dict[str, Any]
+    features: tuple[str, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest:
     directory: Path
     fer: FerSpec | None
     taste: TasteSpec | None
     raw: dict[str, Any]
+    music_mood: MusicMoodSpec | None = None
 
 
 def _require(section: dict, key: str, where: str) -> Any:
@@ -135,6 +148,30 @@ def _parse_taste(section: Any, directory: Path, where: str) -> TasteSpec:
     )
 
 
+def _parse_music_mood(section: Any, directory: Path, where: str) -> MusicMoodSpec:
+    if not isinstance(section, dict):
+        raise ManifestError(f"{where}: must be an object")
+    params = _require(section, "extractor_params", where)
+    features = _require(section, "features", where)
+    if not isinstance(params, dict):
+        raise ManifestError(f"{where}: extractor_params must be an object")
+    if not isinstance(features, list) or not features:
+        raise ManifestError(f"{where}: features must be a non-empty list of names")
+    try:
+        version = int(_require(section, "extractor_version", where))
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(f"{where}: malformed extractor_version: {exc}") from None
+    known = {"file", "sha256", "extractor_version", "extractor_params", "features"}
+    return MusicMoodSpec(
+        path=directory / str(_require(section, "file", where)),
+        sha256=str(_require(section, "sha256", where)),
+        extractor_version=version,
+        params=dict(params),
+        features=tuple(str(f) for f in features),
+        extra={k: v for k, v in section.items() if k not in known},
+    )
+
+
 def load_manifest(directory: str | Path) -> Manifest:
     """Parse ``directory/manifest.json``; artifacts are verified when they are loaded."""
     directory = Path(directory)
@@ -151,7 +188,9 @@ def load_manifest(directory: str | Path) -> Manifest:
         raise ManifestError(f"{path}: top level must be an object")
     fer = _parse_fer(raw["fer"], directory, f"{path}: fer") if "fer" in raw else None
     taste = _parse_taste(raw["taste"], directory, f"{path}: taste") if "taste" in raw else None
-    return Manifest(directory=directory, fer=fer, taste=taste, raw=raw)
+    music = (_parse_music_mood(raw["music_mood"], directory, f"{path}: music_mood")
+             if "music_mood" in raw else None)
+    return Manifest(directory=directory, fer=fer, taste=taste, raw=raw, music_mood=music)
 
 
 def verify_file(path: Path, sha256: str) -> None:

@@ -19,10 +19,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from .camera import CameraError, FrameSource
+from .moods import UNKNOWN
 
 log = logging.getLogger(__name__)
 
-UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,10 @@ class MoodWatcher:
     def latest(self) -> MoodReading:
         with self._lock:
             return self._reading
+
+    def replace_analyzer(self, analyze: Callable[[np.ndarray], Any]) -> None:
+        """A reloaded model: used from the next frame on (one reference swap)."""
+        self._analyze = analyze
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="mood-watch", daemon=True)

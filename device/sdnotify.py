@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -32,6 +33,7 @@ class Notifier:
         self._last_ping = float("-inf")
         self._last_status: str | None = None
         self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
 
     @staticmethod
     def _watchdog_interval(env: Mapping[str, str]) -> float | None:
@@ -49,13 +51,16 @@ class Notifier:
         return self.address is not None
 
     def send(self, *fields: str) -> bool:
-        """Send ``KEY=value`` lines as one datagram; never raises (logs once instead)."""
+        """Send ``KEY=value`` lines as one datagram; never raises (logs once instead).
+        Called from the loop (watchdog) and a listener thread (status), hence the lock."""
         if self.address is None:
             return False
         try:
-            if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode(), self.address)
+            with self._lock:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_UNIX,
+                                               socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock.sendto("\n".join(fields).encode(), self.address)
             return True
         except OSError as exc:
             log.warning("sd_notify to %r failed: %s; notifications off", self.address, exc)
@@ -65,19 +70,18 @@ class Notifier:
     def ready(self, status: str | None = None) -> None:
         self.send("READY=1", *([f"STATUS={status}"] if status else []))
 
-    def tick(self, status: str | None = None) -> None:
-        """From the main loop, every iteration: pings the watchdog when due and passes
-        on the status text when it changed."""
-        fields = []
+    def watchdog(self) -> None:
+        """From the speaker loop, every tick: pings when due, so a hung loop is noticed."""
         now = self._clock()
         if self.watchdog_s is not None and now - self._last_ping >= self.watchdog_s:
-            fields.append("WATCHDOG=1")
             self._last_ping = now
-        if status is not None and status != self._last_status:
-            fields.append(f"STATUS={status}")
-            self._last_status = status
-        if fields:
-            self.send(*fields)
+            self.send("WATCHDOG=1")
+
+    def status(self, text: str) -> None:
+        """From an event listener: ``systemctl status`` shows the text when it changed."""
+        if text != self._last_status:
+            self._last_status = text
+            self.send(f"STATUS={text}")
 
     def stopping(self) -> None:
         self.send("STOPPING=1")

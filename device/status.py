@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-from .speaker import SpeakerStatus
+from .events import SpeakerStatus, TrackInfo
 
 
 def _clock(seconds: float | None) -> str:
@@ -17,15 +17,27 @@ def _clock(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def format_status(st: SpeakerStatus) -> str:
+def _track_label(t: TrackInfo) -> str:
+    title = t.title or t.track_id
+    return f"{t.artist} - {title}" if t.artist else title
+
+
+def _mood(st: SpeakerStatus) -> str:
     cam = "" if st.camera_ok else " (no camera)"
-    mood = f"{st.mood} {st.confidence:.2f}{cam}"
+    over = f", override {st.override}" if st.override else ""
+    return f"{st.mood} {st.confidence:.2f}{cam}{over}"
+
+
+def format_status(st: SpeakerStatus) -> str:
     if st.track is None:
-        return f"[{st.user}] mood {mood} | {st.state}"
+        why = f" ({st.note})" if st.note else ""
+        return f"[{st.user}] mood {_mood(st)} | {st.state}{why}"
+    t = st.track
     why = st.explanation or f"[{st.genre}]"  # the explanation names the genre already
+    vol = "muted" if st.muted else f"vol {st.volume}"
     return (
-        f"[{st.user}] mood {mood} | {st.state} {_clock(st.position_s)}/{_clock(st.duration_s)}"
-        f" vol {st.volume} | {st.track} | {why}"
+        f"[{st.user}] mood {_mood(st)} | {st.state} {_clock(t.position_s)}/"
+        f"{_clock(t.duration_s)} {vol} | {_track_label(t)} | {why}"
     )
 
 
@@ -33,8 +45,8 @@ def format_short(st: SpeakerStatus) -> str:
     """For ``systemctl status``: changes only with the mood, the state or the track."""
     head = f"user {st.user}, mood {st.mood}" + ("" if st.camera_ok else " (no camera)")
     if st.track is None:
-        return f"{head}; {st.state}"
-    return f"{head}; {st.state} {st.track} ({st.explanation})"
+        return f"{head}; {st.state}" + (f" ({st.note})" if st.note else "")
+    return f"{head}; {st.state} {_track_label(st.track)} ({st.explanation})"
 
 
 class StatusLine:
@@ -57,7 +69,8 @@ class StatusLine:
             self._last_t = now
             self.stream.write("\r\x1b[K" + format_status(st)[: self._width() - 1])
         else:
-            key = (st.track, st.mood, st.state, st.user)
+            key = (st.track.track_id if st.track else None, st.mood, st.state, st.user,
+                   st.note)
             if key == self._last_key:
                 return
             self._last_key = key

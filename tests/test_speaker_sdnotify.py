@@ -39,14 +39,16 @@ def test_ready_watchdog_status_and_stopping(notify_socket):
     assert n.enabled and n.watchdog_s == 5.0
     n.ready("12 tracks")
     assert sock.recv(4096) == b"READY=1\nSTATUS=12 tracks"
-    n.tick("happy")
-    assert sock.recv(4096) == b"WATCHDOG=1\nSTATUS=happy"
+    n.watchdog()
+    n.status("happy")
+    assert _drain(sock) == ["WATCHDOG=1", "STATUS=happy"]
     t[0] = 1.0
-    n.tick("happy")  # nothing due, nothing new: no datagram
+    n.watchdog()  # nothing due, nothing new: no datagram
+    n.status("happy")
     t[0] = 5.0
-    n.tick("happy")
+    n.watchdog()
     t[0] = 6.0
-    n.tick("sad")
+    n.status("sad")
     n.stopping()
     assert _drain(sock) == ["WATCHDOG=1", "STATUS=sad", "STOPPING=1"]
     n.close()

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..manifest import MOODS
-
-UNKNOWN = "unknown"
+from ..moods import MOODS, UNKNOWN
 
 
 @dataclass(frozen=True)
