@@ -1,0 +1,106 @@
+"""Home Assistant MQTT discovery: one retained device-based message describes the speaker.
+
+Home Assistant has no MQTT media player, so the speaker appears as a device with plain
+entities: sensors read the retained ``state`` JSON through value templates, and the
+controls publish plain payloads on ``set/<command>``. Availability is set once for the
+whole device (``availability``: ``online``/``offline``). An empty retained payload on
+:func:`discovery_topic` removes the device from Home Assistant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from device.moods import MOODS
+
+from .protocol import Topics, check_device_id
+
+DISCOVERY_PREFIX = "homeassistant"
+HA_STATUS_TOPIC = "homeassistant/status"  # Home Assistant's birth message: "online"
+MANUFACTURER = "Moodspeaker"
+MODEL = "Moodspeaker"
+BUTTONS: tuple[tuple[str, str, str], ...] = (  # command, name, icon
+    ("play", "Play", "mdi:play"),
+    ("pause", "Pause", "mdi:pause"),
+    ("next", "Next", "mdi:skip-next"),
+    ("previous", "Previous", "mdi:skip-previous"),
+    ("stop", "Stop", "mdi:stop"),
+)
+MOOD_OPTIONS: tuple[str, ...] = ("auto", *MOODS)
+USER_MAX_CHARS = 64
+
+
+def discovery_topic(prefix: str, device_id: str) -> str:
+    return f"{prefix}/device/{check_device_id(device_id)}/config"
+
+
+def ha_status_topic(prefix: str) -> str:
+    """Where Home Assistant announces itself; the speaker re-sends discovery on 'online'."""
+    return f"{prefix}/status"
+
+
+def discovery_payload(
+    device_id: str,
+    base_topic: str,
+    *,
+    name: str,
+    sw_version: str,
+    support_url: str | None = None,
+) -> dict[str, Any]:
+    """The device-based discovery config (publish it retained, as JSON)."""
+    t = Topics(device_id, base_topic)
+    uid = f"moodspeaker_{device_id}"
+
+    def from_state(key: str, p: str, name: str, template: str, **extra: Any) -> dict:
+        return {"p": p, "name": name, "unique_id": f"{uid}_{key}", "state_topic": t.state,
+                "value_template": template, **extra}
+
+    cmps: dict[str, dict[str, Any]] = {
+        "mood": from_state("mood", "sensor", "Mood", "{{ value_json.mood }}",
+                           icon="mdi:emoticon-outline"),
+        "music_mood": from_state("music_mood", "sensor", "Music mood",
+                                 "{{ value_json.music_mood }}", icon="mdi:music-note"),
+        "confidence": from_state(
+            "confidence", "sensor", "Mood confidence",
+            "{{ (value_json.confidence * 100) | round(0) }}",
+            unit_of_measurement="%", state_class="measurement", icon="mdi:gauge"),
+        "track": from_state(
+            "track", "sensor", "Track",
+            "{{ value_json.track.title if value_json.track else 'none' }}",
+            json_attributes_topic=t.state,
+            json_attributes_template="{{ (value_json.track or {}) | tojson }}",
+            icon="mdi:music"),
+        "genre": from_state("genre", "sensor", "Genre", "{{ value_json.genre or 'none' }}",
+                            icon="mdi:tag-music"),
+        "volume": from_state(
+            "volume", "number", "Volume", "{{ value_json.volume }}",
+            command_topic=t.set("volume"), min=0, max=100, step=1, mode="slider",
+            unit_of_measurement="%", icon="mdi:volume-high"),
+        "mute": from_state(
+            "mute", "switch", "Mute", "{{ 'true' if value_json.muted else 'false' }}",
+            command_topic=t.set("mute"), payload_on="true", payload_off="false",
+            state_on="true", state_off="false", icon="mdi:volume-off"),
+        "mood_override": from_state(
+            "mood_override", "select", "Mood override",
+            "{{ value_json.override or 'auto' }}",
+            command_topic=t.set("mood"), options=list(MOOD_OPTIONS), icon="mdi:emoticon-cool"),
+        "user": from_state(
+            "user", "text", "User", "{{ value_json.user }}",
+            command_topic=t.set("user"), min=1, max=USER_MAX_CHARS, icon="mdi:account"),
+    }
+    for command, label, icon in BUTTONS:
+        cmps[command] = {"p": "button", "name": label, "unique_id": f"{uid}_{command}",
+                         "command_topic": t.set(command), "icon": icon}
+    origin: dict[str, Any] = {"name": "moodspeaker", "sw": sw_version}
+    if support_url is not None:
+        origin["url"] = support_url
+    return {
+        "dev": {"identifiers": [uid], "name": name, "manufacturer": MANUFACTURER,
+                "model": MODEL, "sw_version": sw_version},
+        "o": origin,
+        "availability_topic": t.availability,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "qos": 1,
+        "cmps": cmps,
+    }
