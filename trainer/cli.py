@@ -10,6 +10,8 @@ from device import clirunner
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.fer.cli",
     "trainer.taste.cli",
+    "trainer.sync.cli",
+    "trainer.music_mood.cli",
 )
 
 

@@ -10,6 +10,7 @@ thread) call to wait for the broker's first answer.
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import threading
 from collections.abc import Callable
@@ -34,6 +35,8 @@ _UNSUPPORTED_PROTOCOL = "Unsupported protocol version"
 # A persistent session outlives a restart of its client by this long (MQTT 5 only; a 3.1.1
 # broker keeps a non-clean session until it is told otherwise).
 SESSION_EXPIRY_S = 7 * 24 * 3600
+
+PASSWORD_ENV = "MOODSPEAKER_MQTT_PASSWORD"
 
 Will = tuple[str, "bytes | str", int, bool]  # topic, payload, qos, retain
 
@@ -226,7 +229,8 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--host", required=True, help="broker host name or address")
     g.add_argument("--port", type=int, default=None, help="broker port (1883, 8883 with TLS)")
     g.add_argument("--username", default=None)
-    g.add_argument("--password", default=None)
+    g.add_argument("--password", default=os.environ.get(PASSWORD_ENV) or None,
+                   help=f"broker password (default: ${PASSWORD_ENV}, which keeps it out of ps)")
     g.add_argument("--tls-ca", type=Path, default=None, help="CA certificate (PEM): use TLS")
     g.add_argument("--tls-cert", type=Path, default=None, help="client certificate (PEM)")
     g.add_argument("--tls-key", type=Path, default=None, help="client certificate's key")
