@@ -11,7 +11,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.fer.cli",
     "trainer.taste.cli",
     "trainer.sync.cli",
-    "trainer.music_mood.cli",
 )
 
 
