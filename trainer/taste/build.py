@@ -1,25 +1,31 @@
-"""``taste build``: the whole pipeline from files to an exported taste artifact."""
+"""``taste build``: from imported posts and listens to an exported taste artifact.
+
+Every person read gets a row: one whose posts never meet a listen within the window gets
+the prior with zero evidence, and says so, instead of being dropped.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from device.genres import GenreMapper
-
 from .export import TasteArtifact
-from .importers import read_listens, read_posts
-from .mood import PostMoodClassifier
+from .importers import Imported
+from .importers.times import month
+from .mood import MoodResult, PostMoodClassifier
 from .mood.classify import shipped_confusion
 from .preferences import preferences, track_ratings
-from .records import ImportReport, Listen, MoodPost, Post
+from .records import Listen, MoodPost, Post
 from .tracks import track_neighbours
 from .tucker import TuckerConfig, fit_tucker
 
 log = logging.getLogger(__name__)
+
+SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class BuildConfig:
     neighbours: int = 20
     min_confidence: float | None = None  # None: the classifier's shipped threshold
     relabel: bool = True  # undo the classifier's CV confusions per user (preferences.relabel)
+    anchor: np.ndarray | None = None  # (E, G) prior to shrink toward (the shipped one)
+    sample: int = 12  # posts per person shown with their mood in the report
 
 
 def confusion_for(cfg: BuildConfig) -> np.ndarray | None:
@@ -38,14 +46,22 @@ def confusion_for(cfg: BuildConfig) -> np.ndarray | None:
     return shipped_confusion(cfg.min_confidence) if cfg.relabel else None
 
 
-def classify_posts(posts: list[Post], min_confidence: float | None) -> tuple[list[MoodPost], dict]:
+def classify_each(posts: list[Post], min_confidence: float | None) -> list[MoodResult]:
+    """Each post's mood; repeated texts are classified once."""
     classifier = PostMoodClassifier(min_confidence=min_confidence)
-    labelled, unclear, languages = [], 0, {}
-    seen: dict[str, object] = {}  # reposted / repeated texts are classified once
+    seen: dict[str, MoodResult] = {}
+    results = []
     for post in posts:
         result = seen.get(post.text)
         if result is None:
             result = seen[post.text] = classifier.classify(post.text)
+        results.append(result)
+    return results
+
+
+def mood_posts_of(posts: list[Post], results: list[MoodResult]) -> tuple[list[MoodPost], dict]:
+    labelled, unclear, languages = [], 0, {}
+    for post, result in zip(posts, results, strict=True):
         languages[result.language] = languages.get(result.language, 0) + 1
         if result.mood is None:
             unclear += 1
@@ -54,19 +70,29 @@ def classify_posts(posts: list[Post], min_confidence: float | None) -> tuple[lis
     return labelled, {"posts": len(posts), "unclear_skipped": unclear, "languages": languages}
 
 
+def classify_posts(posts: list[Post], min_confidence: float | None) -> tuple[list[MoodPost], dict]:
+    return mood_posts_of(posts, classify_each(posts, min_confidence))
+
+
 def build_artifact(
-    mood_posts: list[MoodPost], listens: list[Listen], cfg: BuildConfig, info: dict
+    mood_posts: list[MoodPost],
+    listens: list[Listen],
+    cfg: BuildConfig,
+    info: dict,
+    users: tuple[str, ...] | None = None,
 ) -> TasteArtifact:
-    """Equation 1 -> Tucker -> completed preferences, prior and track neighbours."""
-    tensor = preferences(
-        mood_posts, listens, cfg.window_min, cfg.normalise, confusion=confusion_for(cfg)
-    )
+    """Equation 1 -> Tucker -> completed preferences, prior and track neighbours.
+    ``users`` (default: everyone with posts or listens) are the artifact's rows."""
+    tensor = preferences(mood_posts, listens, cfg.window_min, cfg.normalise,
+                         confusion=confusion_for(cfg), users=users)  # fmt: skip
     evidence = np.where(tensor.observed, np.maximum(tensor.slice_evidence[:, :, None], 1), 0)
-    model = fit_tucker(tensor.values, tensor.observed, evidence, cfg.tucker)
+    model = fit_tucker(tensor.values, tensor.observed, evidence, cfg.tucker, cfg.anchor)
     # Tucker fills the gaps and smooths thin slices; where a slice has much evidence its own
     # equation-1 values are better than the low-rank fit, so blend by n / (n + k0).
     trust = np.where(tensor.observed, evidence / (evidence + cfg.tucker.k0), 0.0)
     completed = (trust * tensor.values + (1 - trust) * model.predict()).astype(np.float32)
+    nothing = ~tensor.observed.any(axis=(1, 2))
+    completed[nothing] = model.prior  # no evidence at all: exactly the prior
     ratings = track_ratings(listens) if listens else None
     arrays = {
         "users": np.array(tensor.users, dtype=str),
@@ -84,9 +110,11 @@ def build_artifact(
     info = {
         **info,
         "users": len(tensor.users),
+        "users_without_evidence": int(nothing.sum()),
         "window_min": cfg.window_min,
         "normalise": cfg.normalise,
         "relabel": cfg.relabel,
+        "prior_anchor": cfg.anchor is not None,
         "ranks": list(cfg.tucker.ranks),
         "tucker_iterations": model.iterations,
         "holdout_rmse": None if np.isnan(model.holdout_rmse) else round(model.holdout_rmse, 4),
@@ -117,25 +145,119 @@ def _track_arrays(ratings, users: tuple[str, ...], cfg: BuildConfig) -> dict[str
     }
 
 
-def build(
-    post_files: list[Path],
-    listen_files: list[Path],
-    cfg: BuildConfig,
-    mapper: GenreMapper | None = None,
-    tracks: dict | None = None,
-) -> tuple[TasteArtifact, ImportReport]:
-    report = ImportReport()
-    mapper = mapper or GenreMapper()
-    posts = read_posts(post_files, report)
-    listens = read_listens(listen_files, report, mapper, tracks)
-    log.debug("import: %s", report.summary())
-    log.debug("%s", mapper.report())
-    mood_posts, mood_info = classify_posts(posts, cfg.min_confidence)
+@dataclass(frozen=True)
+class Overlap:
+    """How one person's posts and listens meet: the evidence equation 1 can have."""
+
+    person: str
+    posts: int
+    clear_posts: int  # with a mood the classifier is sure of
+    listens: int
+    posts_with_listen: int  # within the window
+    clear_with_listen: int
+    post_span: tuple[float, float] | None
+    listen_span: tuple[float, float] | None
+
+    def line(self, window_min: float) -> str:
+        win = f"{window_min:g} minutes"
+        if not self.posts:
+            return (f"{self.person}: {self.listens} listens ({_span(self.listen_span)}) but no "
+                    "posts: the prior, zero evidence")  # fmt: skip
+        if not self.listens:
+            return (f"{self.person}: {self.posts} posts ({_span(self.post_span)}) but no "
+                    "listens: the prior, zero evidence")  # fmt: skip
+        if not self.posts_with_listen:
+            return (f"{self.person}: posts span {_span(self.post_span)}, listens "
+                    f"{_span(self.listen_span)}: no post has a listen within {win}: the prior, "
+                    "zero evidence")  # fmt: skip
+        text = (f"{self.person}: {self.posts_with_listen} of {self.posts} posts have a listen "
+                f"within {win}, {self.clear_with_listen} of them with a clear mood")  # fmt: skip
+        if not self.clear_with_listen:
+            text += ": the prior, zero evidence"
+        return text
+
+
+def _span(span: tuple[float, float] | None) -> str:
+    return "-" if span is None else f"{month(span[0])} to {month(span[1])}"
+
+
+def overlaps(posts: list[Post], results: list[MoodResult], listens: list[Listen],
+             people: tuple[str, ...], window_min: float) -> list[Overlap]:  # fmt: skip
+    """Per person: posts, listens and how many posts have a listen within the window."""
+    starts: dict[str, list[float]] = {p: [] for p in people}
+    for x in listens:
+        starts[x.user].append(x.started_at)
+    times: dict[str, list[tuple[float, bool]]] = {p: [] for p in people}
+    for post, result in zip(posts, results, strict=True):
+        times[post.user].append((post.time, result.mood is not None))
+    window = window_min * 60.0
+    out = []
+    for person in people:
+        plays = np.sort(np.asarray(starts[person], dtype=float))
+        own = np.asarray([t for t, _ in times[person]], dtype=float)
+        clear = np.asarray([c for _, c in times[person]], dtype=bool)
+        near = np.zeros(len(own), dtype=bool)
+        if len(plays) and len(own):
+            lo = np.searchsorted(plays, own - window, side="left")
+            hi = np.searchsorted(plays, own + window, side="right")
+            near = hi > lo
+        out.append(Overlap(
+            person, len(own), int(clear.sum()), len(plays), int(near.sum()),
+            int((near & clear).sum()),
+            (float(own.min()), float(own.max())) if len(own) else None,
+            (float(plays[0]), float(plays[-1])) if len(plays) else None,
+        ))  # fmt: skip
+    return out
+
+
+def sample_posts(posts: list[Post], results: list[MoodResult], person: str, n: int,
+                 seed: int = 0) -> list[dict]:  # fmt: skip
+    """Up to ``n`` of the person's posts, spread over the moods read (and unclear), so the
+    person can check that their moods were read right."""
+    rng = np.random.default_rng(seed)
+    by_mood: dict[str, list[int]] = {}
+    for i, (post, result) in enumerate(zip(posts, results, strict=True)):
+        if post.user == person:
+            by_mood.setdefault(result.mood or "unclear", []).append(i)
+    picked: list[int] = []
+    pools = {m: list(rng.permutation(ix)) for m, ix in sorted(by_mood.items())}
+    while len(picked) < n and any(pools.values()):
+        for pool in pools.values():
+            if pool and len(picked) < n:
+                picked.append(int(pool.pop()))
+    return [{
+        "time": month(posts[i].time), "text": posts[i].text,
+        "mood": results[i].mood or "unclear",
+        "confidence": round(max(results[i].probabilities.values(), default=0.0), 3),
+    } for i in sorted(picked, key=lambda i: posts[i].time)]  # fmt: skip
+
+
+@dataclass
+class BuildResult:
+    artifact: TasteArtifact
+    overlaps: list[Overlap]
+    samples: dict[str, list[dict]]
+
+    def without_evidence(self) -> list[str]:
+        users = [str(u) for u in self.artifact.arrays["users"]]
+        evidence = self.artifact.arrays["evidence"].sum(axis=(1, 2))
+        return [u for u, e in zip(users, evidence, strict=True) if e < 0.5]
+
+
+def build(imported: Imported, cfg: BuildConfig,
+          say: Callable[[str], None] = log.info) -> BuildResult:  # fmt: skip
+    """Post moods, the overlap per person (said before the slow fit), then the model."""
+    results = classify_each(imported.posts, cfg.min_confidence)
+    found = overlaps(imported.posts, results, imported.listens, imported.people, cfg.window_min)
+    for item in found:
+        say(item.line(cfg.window_min))
+    mood_posts, mood_info = mood_posts_of(imported.posts, results)
     info = {
         "source": "moodspeaker-train taste build",
         "post_moods": mood_info,
-        "listens": len(listens),
-        "unmapped_genres": mapper.unmapped_total,
-        "skipped_rows": len(report.skipped),
+        "listens": len(imported.listens),
+        "skipped_rows": len(imported.report.skipped),
     }
-    return build_artifact(mood_posts, listens, cfg, info), report
+    artifact = build_artifact(mood_posts, imported.listens, cfg, info, imported.people)
+    samples = {p: sample_posts(imported.posts, results, p, cfg.sample) for p in imported.people}
+    return BuildResult(artifact, found, samples)

@@ -77,9 +77,10 @@ def _pairs(
     posts: list[MoodPost], listens: list[Listen], users: tuple[str, ...], window_s: float
 ) -> _Pairs:
     pos = {u: i for i, u in enumerate(users)}
-    l_user = np.array([pos[x.user] for x in listens], dtype=np.int64)
+    l_user = np.array([pos.get(x.user, -1) for x in listens], dtype=np.int64)
     l_start = np.array([x.started_at for x in listens], dtype=np.float64)
     order = np.lexsort((l_start, l_user))
+    order = order[l_user[order] >= 0]  # listens of people outside ``users`` pair with nothing
     l_user, l_start = l_user[order], l_start[order]
     origin = min([l_start.min(initial=0.0)] + [p.time for p in posts])
     span = 4.0 * (max([l_start.max(initial=0.0)] + [p.time for p in posts]) - origin) + 1e6
@@ -167,20 +168,24 @@ def preferences(
     normalise: str = "max",
     tau: float = 10.0,
     confusion: np.ndarray | None = None,
+    users: tuple[str, ...] | None = None,
 ) -> PreferenceTensor:
     """Equation 1 summed per (user, mood, genre), put on 0-10 (see module docstring).
 
     With ``confusion`` (P(classified mood | true mood), moods x moods) each post's plays
     are shared among the moods by its posterior from ``relabel`` instead of all going to
-    its classified mood; sums and evidence become expected values."""
+    its classified mood; sums and evidence become expected values. ``users`` (default:
+    everyone with posts or listens) fixes the first axis; a person whose posts meet no
+    listen has an all-unobserved slice (zero evidence)."""
     if normalise not in ("max", "saturate"):
         raise ValueError(f"normalise must be 'max' or 'saturate', not {normalise!r}")
-    genre_of = np.array([GENRES.index(x.genre) if x.genre else -1 for x in listens])
-    users = tuple(sorted({x.user for x in listens} & {p.user for p in posts}))
+    genre_of = np.array([GENRES.index(x.genre) if x.genre else -1 for x in listens], dtype=int)
+    if users is None:
+        users = tuple(sorted({x.user for x in listens} | {p.user for p in posts}))
     shape = (len(users), len(MOODS), len(GENRES))
     sums = np.zeros(shape)
     counts = np.zeros(shape)
-    if users:
+    if users and listens and posts:
         pairs = _pairs(posts, listens, users, window_min * 60.0)
         post, play, weight = pairs.post, pairs.play, pairs.weight
         user, mood = pairs.post_user[post], pairs.post_mood[post]

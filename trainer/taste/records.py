@@ -1,4 +1,4 @@
-"""Plain records flowing through the taste pipeline, and the bad-input tally."""
+"""Plain records flowing through the taste pipeline, and the import report."""
 
 from __future__ import annotations
 
@@ -32,20 +32,106 @@ class Listen:
 
 
 @dataclass
+class SourceReport:
+    """What one file gave: rows read per person, rows skipped by reason, reposts, span."""
+
+    source: str  # the file, inside its archive: "export.zip:outbox.json"
+    kind: str  # "Mastodon outbox"
+    role: str  # "posts" | "listens"
+    read: Counter[str] = field(default_factory=Counter)  # person -> rows
+    reposts: int = 0
+    kept_reposts: bool = False
+    first: float | None = None
+    last: float | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+    details: list[str] = field(default_factory=list)  # "where: why", the first 1000
+    names_in_file: set[str] = field(default_factory=set)  # user names the rows carried
+
+    def add(self, person: str, when: float) -> None:
+        self.read[person] += 1
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)
+
+    def skip(self, where: str, why: str, reason: str | None = None) -> None:
+        """``reason`` groups rows for the summary ("bad time"); ``why`` is the detail."""
+        self.reasons[reason or why] += 1
+        if len(self.details) < 1000:
+            self.details.append(f"{where}: {why}")
+
+
+@dataclass
 class ImportReport:
     """Rows read, rows skipped with where and why: bad input is reported, never hidden."""
 
-    rows: Counter[str] = field(default_factory=Counter)
-    skipped: list[str] = field(default_factory=list)
+    rows: Counter[str] = field(default_factory=Counter)  # "posts" / "listens" -> rows kept
+    sources: list[SourceReport] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)  # input -> files of no use
+    duplicates: Counter[str] = field(default_factory=Counter)  # role -> rows read twice
+    matched: int = 0  # streamed plays whose track was found (genre and length)
+    unmatched: Counter[str] = field(default_factory=Counter)  # "artist - title" -> plays
+    seen_events: set[str] = field(default_factory=set)  # journal event ids read so far
+    _loose: SourceReport = field(default_factory=lambda: SourceReport("", "", ""))
+
+    def source(self, source: str, kind: str, role: str) -> SourceReport:
+        report = SourceReport(source, kind, role)
+        self.sources.append(report)
+        return report
 
     def skip(self, where: str, why: str) -> None:
-        self.skipped.append(f"{where}: {why}")
+        """A whole file that could not be read."""
+        self._loose.skip(where, why)
+
+    @property
+    def skipped(self) -> list[str]:
+        return [d for s in (*self.sources, self._loose) for d in s.details]
+
+    def people(self) -> list[str]:
+        return sorted({p for s in self.sources for p in s.read})
 
     def summary(self, limit: int = 10) -> str:
+        """Per person and source: rows read, skipped and why, reposts, time span; then the
+        genre matching of streamed plays and the first bad rows by place."""
+        from .importers.times import day
+
+        lines = []
+        for person in self.people():
+            lines.append(f"{person}:")
+            for s in (s for s in self.sources if s.read[person]):
+                span = f"{day(s.first)} to {day(s.last)}" if s.first is not None else "-"
+                lines.append(f"  {s.role:7s} {s.source} ({s.kind}): {s.read[person]} read, "
+                             f"{span}{_extra(s)}")  # fmt: skip
+        empty = [s for s in self.sources if not s.read]
+        for s in empty:
+            lines.append(f"nobody: {s.role} {s.source} ({s.kind}): 0 read{_extra(s)}")
+        for name, n in self.ignored.items():
+            lines.append(f"{name}: {n} other files, not posts or listens (ignored)")
+        for role, n in self.duplicates.items():
+            lines.append(f"{n} {role} read twice (same person, time and content): counted once")
+        if self.matched or self.unmatched:
+            total = self.matched + sum(self.unmatched.values())
+            lines.append(f"genres: {self.matched} of {total} streamed plays matched a track "
+                         f"(--tracks / library index); {sum(self.unmatched.values())} plays "
+                         f"of {len(self.unmatched)} tracks unmatched, not used")  # fmt: skip
+            if self.unmatched:
+                top = ", ".join(f"{name} ({n})" for name, n in self.unmatched.most_common(10))
+                lines.append(f"  most played unmatched (add them to --tracks): {top}")
+        bad = self.skipped
+        if bad:
+            lines.append(f"skipped {len(bad)} rows/files, first ones:")
+            lines += [f"  {d}" for d in bad[:limit]]
         read = ", ".join(f"{n} {kind}" for kind, n in sorted(self.rows.items())) or "nothing"
-        text = f"read {read}; skipped {len(self.skipped)} bad rows/files"
-        if self.skipped:
-            shown = "\n  ".join(self.skipped[:limit])
-            more = len(self.skipped) - min(limit, len(self.skipped))
-            text += f":\n  {shown}" + (f"\n  ... and {more} more" if more else "")
-        return text
+        lines.append(f"read {read}; skipped {sum(sum(s.reasons.values()) for s in (*self.sources, self._loose))} bad rows/files")  # noqa: E501
+        return "\n".join(lines)
+
+
+def _extra(s: SourceReport) -> str:
+    text = ""
+    if s.reposts:
+        what = "kept (--include-reposts)" if s.kept_reposts else "left out"
+        text += f", {s.reposts} reposts/boosts {what}"
+    if s.reasons:
+        why = ", ".join(f"{n} {r}" for r, n in s.reasons.most_common(4))
+        text += f", {sum(s.reasons.values())} skipped ({why})"
+    if len(s.names_in_file) > 1 or (s.names_in_file and s.names_in_file != set(s.read)):
+        text += f"; user names in the file: {', '.join(sorted(s.names_in_file)[:5])}"
+    return text

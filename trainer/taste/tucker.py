@@ -60,8 +60,15 @@ class TuckerModel:
         return np.clip(full, 0.0, 10.0).astype(np.float32)
 
 
-def population_prior(values: np.ndarray, weights: np.ndarray, shrink: float) -> np.ndarray:
-    """Weighted mean per (mood, genre), shrunk toward the genre mean, then the global mean."""
+def population_prior(
+    values: np.ndarray, weights: np.ndarray, shrink: float, anchor: np.ndarray | None = None
+) -> np.ndarray:
+    """Weighted mean per (mood, genre), shrunk toward the genre mean, then the global mean;
+    or, given an ``anchor`` (E, G) such as the shipped population prior, toward it: a build
+    of one household should not take its own average for everyone's."""
+    if anchor is not None:
+        num = (weights * values).sum(axis=0) + shrink * anchor
+        return np.clip(num / (weights.sum(axis=0) + shrink), 0.0, 10.0).astype(np.float32)
     total = weights.sum()
     if total <= 0:
         return np.full(values.shape[1:], 5.0, dtype=np.float32)
@@ -145,12 +152,17 @@ def _minimise(problem: _Problem, x0: np.ndarray, max_iter: int, callback=None) -
 
 
 def fit_tucker(
-    values: np.ndarray, observed: np.ndarray, evidence: np.ndarray, cfg: TuckerConfig
+    values: np.ndarray,
+    observed: np.ndarray,
+    evidence: np.ndarray,
+    cfg: TuckerConfig,
+    anchor: np.ndarray | None = None,
 ) -> TuckerModel:
-    """Fit on observed entries of ``values`` (U, E, G); ``evidence`` gives the weights."""
+    """Fit on observed entries of ``values`` (U, E, G); ``evidence`` gives the weights;
+    ``anchor`` is what the prior is shrunk toward (``population_prior``)."""
     rng = np.random.default_rng(cfg.seed)
     weights = np.where(observed, evidence / (evidence + cfg.k0), 0.0)
-    prior = population_prior(values, weights, cfg.shrink)
+    prior = population_prior(values, weights, cfg.shrink, anchor)
     dev = np.where(observed, values - prior[None], 0.0)
     user_offset = (weights * dev).sum(axis=(1, 2)) / (weights.sum(axis=(1, 2)) + cfg.shrink)
     resid = np.where(observed, dev - user_offset[:, None, None], 0.0)
@@ -161,7 +173,7 @@ def fit_tucker(
         0.5 * rng.standard_normal(g * dg), 0.1 * rng.standard_normal(du * de * dg),
     ])  # fmt: skip
     iterations, holdout_rmse = cfg.max_iter, float("nan")
-    obs_idx = np.flatnonzero(observed.reshape(n, -1))
+    obs_idx = np.flatnonzero(observed.reshape(n, e * g))
     n_hold = int(cfg.holdout * obs_idx.size)
     if n_hold >= 10:
         held = rng.choice(obs_idx, size=n_hold, replace=False)

@@ -1,0 +1,161 @@
+"""Read posts and listens from the exports people actually have, as downloaded.
+
+An input is a file, an unpacked folder, a ``.zip`` or a ``.tar(.gz)``; every file inside is
+recognised by its content (``sources.sniff``) and read by the reader for its format
+(``posts.READERS``, ``listens.READERS``). Whose data it is comes from ``--user`` or the
+household's people file, never from a file name; only the project's own tables and the
+speaker's journal name their users in their rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+
+from device.errors import UserError
+from device.genres import GenreMapper
+
+from ..records import ImportReport, Listen, Post
+from . import listens as listen_readers
+from . import posts as post_readers
+from .catalog import Catalog, match_key, read_track_table
+from .context import ReadContext
+from .people import Input, read_people
+from .sources import LISTEN_KINDS, POST_KINDS, describe, members, sniff
+from .times import parse_time
+
+__all__ = [
+    "Catalog", "Imported", "Input", "match_key", "parse_time", "read_inputs",
+    "read_listens", "read_people", "read_posts", "read_track_table",
+]  # fmt: skip
+
+
+@dataclass
+class Imported:
+    posts: list[Post] = field(default_factory=list)
+    listens: list[Listen] = field(default_factory=list)
+    report: ImportReport = field(default_factory=ImportReport)
+    people: tuple[str, ...] = ()  # everyone with posts or listens, sorted
+
+
+def read_inputs(
+    inputs: Iterable[Input],
+    mapper: GenreMapper | None = None,
+    catalog: Catalog | None = None,
+    timezone: tzinfo | None = None,
+    include_reposts: bool = False,
+    report: ImportReport | None = None,
+) -> Imported:
+    """Every input's posts and listens; rows read twice (an archive and its unpacked
+    folder, a journal and the ingest store) count once."""
+    out = Imported(report=report or ImportReport())
+    listen_input = listen_readers.ListenInput(mapper or GenreMapper(), catalog, out.report)
+    for item in inputs:
+        ctx = ReadContext(item.owner, timezone, include_reposts)
+        records = _read_input(item, ctx, out.report, listen_input)
+        (out.posts if item.role == "posts" else out.listens).extend(records)
+    out.posts = _dedupe(out.posts, lambda p: (p.user, p.time, p.text), out.report, "posts")
+    out.listens = _dedupe(out.listens, lambda x: (x.user, x.track_id, x.started_at),
+                          out.report, "listens")  # fmt: skip
+    out.report.rows["posts"] += len(out.posts)
+    out.report.rows["listens"] += len(out.listens)
+    out.people = tuple(sorted({p.user for p in out.posts} | {x.user for x in out.listens}))
+    return out
+
+
+def _dedupe(records: list, key, report: ImportReport, role: str) -> list:
+    seen: set = set()
+    kept = []
+    for record in records:
+        k = key(record)
+        if k in seen:
+            report.duplicates[role] += 1
+            continue
+        seen.add(k)
+        kept.append(record)
+    return kept
+
+
+def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
+                listen_input: listen_readers.ListenInput) -> list:  # fmt: skip
+    path = Path(item.path)
+    if not path.exists():
+        raise UserError(f"{path}: {item.role} file not found")
+    kinds = POST_KINDS if item.role == "posts" else LISTEN_KINDS
+    container = path.is_dir()
+    records: list = []
+    matched, other, looked, ignored = False, set(), 0, 0
+    for member in members(path):
+        looked += 1
+        container = member.label != str(path)
+        kind = sniff(member.head)
+        if kind not in kinds:
+            if kind:
+                other.add(kind)
+            else:
+                ignored += 1
+            continue
+        matched = True
+        src = report.source(member.label, describe(kind), item.role)
+        src.kept_reposts = ctx.include_reposts
+        data = member.data()
+        try:
+            if item.role == "posts":
+                found = post_readers.READERS[kind](data, member.label, src, ctx)
+            else:
+                extra = {"path": path} if kind == "sqlite" and not container else {}
+                found = listen_readers.READERS[kind](data, member.label, src, ctx,
+                                                     listen_input, **extra)  # fmt: skip
+            for record in found:
+                if kind not in listen_readers.STREAMED:
+                    src.add(record.user, record.time if item.role == "posts"
+                            else record.started_at)  # fmt: skip
+                records.append(record)
+        except UserError as exc:
+            if not container or kind != "sqlite":  # e.g. a library index in the folder
+                raise
+            src.skip(member.label, str(exc).removeprefix(f"{member.label}: "), "unreadable")
+    if container and ignored:
+        report.ignored[str(path)] += ignored
+    if not matched:
+        raise UserError(_nothing_found(path, item.role, other, looked, container))
+    return records
+
+
+def _nothing_found(path: Path, role: str, other: set[str], looked: int, container: bool) -> str:
+    wanted = POST_KINDS if role == "posts" else LISTEN_KINDS
+    swap = "listens" if role == "posts" else "posts"
+    theirs = [k for k in other if k in (LISTEN_KINDS if role == "posts" else POST_KINDS)]
+    if theirs:
+        return (f"{path}: holds {describe(theirs[0])}, which is {swap}, not {role}: give it "
+                f"to --{swap}")  # fmt: skip
+    if other:
+        return f"{path}: holds {', '.join(sorted(describe(k) for k in other))}, not {role}"
+    where = f"none of its {looked} files is" if container else "not"
+    return f"{path}: {where} a {role} format the trainer reads ({', '.join(wanted.values())})"
+
+
+def read_posts(
+    paths: Iterable[Path],
+    report: ImportReport,
+    user: str | None = None,
+    timezone: tzinfo | None = None,
+    include_reposts: bool = False,
+) -> list[Post]:
+    """Posts from every input; ``user`` makes them all that person's."""
+    inputs = [Input(Path(p), "posts", user) for p in paths]
+    return read_inputs(inputs, None, None, timezone, include_reposts, report).posts
+
+
+def read_listens(
+    paths: Iterable[Path],
+    report: ImportReport,
+    mapper: GenreMapper,
+    tracks: Catalog | None = None,
+    user: str | None = None,
+) -> list[Listen]:
+    """Listens from every input; ``tracks`` gives streamed plays their genre and length."""
+    inputs = [Input(Path(p), "listens", user) for p in paths]
+    return read_inputs(inputs, mapper, tracks, None, False, report).listens

@@ -1,0 +1,267 @@
+"""Listen readers: the speaker's journal (and the MQTT ingest store, same ``listens``
+table), Spotify Extended Streaming History and Account Data, Last.fm CSVs, and the
+project's own listens CSV/JSONL.
+
+Spotify and Last.fm name tracks but give no genre or length: those come from the catalog
+(``--tracks`` or the library index). Unmatched plays are counted per track, so that the
+person can add the ones they play most.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.errors import UserError
+from device.genres import GenreMapper
+
+from ..records import ImportReport, Listen, SourceReport
+from .catalog import Catalog
+from .context import ReadContext
+from .posts import _load_json, decode, table_rows
+from .times import parse_time
+
+LASTFM_PLAY_S = 210.0  # a scrobble's length when the catalog has none (plays are whole)
+
+
+@dataclass
+class ListenInput:
+    """What listen readers share: the genre mapper, the catalog and the tallies."""
+
+    mapper: GenreMapper
+    catalog: Catalog | None
+    report: ImportReport
+
+    def need_catalog(self, where: str, kind: str) -> Catalog:
+        if self.catalog is None:
+            raise UserError(f"{where}: a {kind} has no genres: give --tracks (a CSV "
+                            "track_id,genre,duration_s, or the library.sqlite3)")  # fmt: skip
+        return self.catalog
+
+
+def _listen(row: dict, owner: str | None, mapper: GenreMapper) -> Listen:
+    user, track = str(row["user"] or "").strip(), str(row["track_id"] or "").strip()
+    if not (owner or user) or not track:
+        raise ValueError("empty user or track_id")
+    if row.get("ended_at") in (None, ""):
+        raise ValueError("no ended_at (still playing)")
+    start, end = parse_time(row["started_at"]), parse_time(row["ended_at"])
+    duration = float(row["duration_s"]) if row.get("duration_s") not in (None, "") else 0.0
+    if not (duration > 0) or end < start:
+        raise ValueError(f"duration_s {duration} or ended_at before started_at")
+    return Listen(owner or user, track, mapper.map(row.get("genre")), start, end, duration)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if "still playing" in text:
+        return "still playing"
+    if "not a time" in text:
+        return "bad time"
+    return "bad values"
+
+
+def listens_table(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
+                  inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
+    text = decode(data, where, src)
+    if text is None:
+        return
+    for line, row in table_rows(text, text.lstrip().startswith("{"), where, src):
+        try:
+            listen = _listen(row, ctx.owner, inp.mapper)
+        except KeyError as exc:
+            src.skip(f"{where}:{line}", f"missing column {exc}", "missing column")
+            continue
+        except (TypeError, ValueError) as exc:
+            src.skip(f"{where}:{line}", str(exc), _reason(exc))
+            continue
+        if row.get("user"):
+            src.names_in_file.add(str(row["user"]).strip())
+        yield listen
+
+
+def journal(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
+            inp: ListenInput, path: Path | None = None) -> Iterator[Listen]:  # fmt: skip
+    """Table ``listens`` read by column name, so the ingest store's extra columns
+    (``device``, ``seq``, ``received_at``) are ignored; one ``event_id`` counts once."""
+    tmp = None
+    if path is None:  # inside an archive: SQLite needs a file
+        fd, tmp = tempfile.mkstemp(suffix=".sqlite3")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        path = Path(tmp)
+    try:
+        rows, names = _journal_rows(path, where)
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    for rowid, values in rows:
+        row = dict(zip(names, values, strict=True))
+        place = f"{where}: listens rowid {rowid}"
+        event = row.get("event_id")
+        if event is not None:
+            if event in inp.report.seen_events:
+                inp.report.duplicates["listens"] += 1
+                continue
+            inp.report.seen_events.add(event)
+        if row.get("user") is None and not ctx.owner:
+            src.skip(place, "no user (nobody recognised)", "no user")
+            continue
+        try:
+            listen = _listen(row, ctx.owner, inp.mapper)
+        except (TypeError, ValueError) as exc:
+            src.skip(place, str(exc), _reason(exc))
+            continue
+        if row.get("user"):
+            src.names_in_file.add(str(row["user"]))
+        yield listen
+
+
+_NEEDED = ("user", "track_id", "genre", "started_at", "ended_at", "duration_s")
+
+
+def _journal_rows(path: Path, where: str) -> tuple[list, list[str]]:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "listens" not in tables:
+                hint = " (a library index? give it to --tracks)" if "tracks" in tables else ""
+                raise UserError(f"{where}: no listens table, not a speaker journal{hint}")
+            cursor = db.execute("SELECT rowid, * FROM listens")
+            names = [d[0] for d in cursor.description][1:]
+            missing = [c for c in _NEEDED if c not in names]
+            if missing:
+                raise UserError(f"{where}: listens table lacks column(s) {', '.join(missing)}")
+            rows = [(r[0], r[1:]) for r in cursor.fetchall()]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise UserError(f"{where}: cannot read the journal: {exc}") from None
+    return rows, names
+
+
+def _streamed(inp: ListenInput, owner: str, artist: str, title: str, uri: str,
+              start: float, end: float | None) -> Listen | None:  # fmt: skip
+    """A play matched to the catalog; ``end`` None: a whole play (Last.fm)."""
+    hit = inp.need_catalog("", "").find(artist, title, uri)
+    if hit is None:
+        inp.report.unmatched[f"{artist} - {title}"] += 1
+        return None
+    inp.report.matched += 1
+    duration = hit.duration_s or (end - start if end is not None else LASTFM_PLAY_S)
+    end = start + duration if end is None else end
+    return Listen(owner, hit.track_id, inp.mapper.map(hit.genre), start, end, max(duration, 1.0))
+
+
+def spotify_extended(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
+                     inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
+    """``Streaming_History_Audio_*.json`` / ``endsong_*.json``: ``ts`` is when the play
+    ended (UTC), ``ms_played`` how long it ran; podcasts and videos have no track name."""
+    owner = ctx.person(where, "Spotify history")
+    inp.need_catalog(where, "Spotify history")
+    doc = _load_json(data, where, src)
+    if not isinstance(doc, list):
+        return
+    for i, item in enumerate(doc):
+        place = f"{where}: [{i}]"
+        try:
+            end = parse_time(item["ts"])
+            played = float(item["ms_played"]) / 1000.0
+        except (KeyError, TypeError, ValueError) as exc:
+            src.skip(place, f"bad stream entry: {exc}", "bad entry")
+            continue
+        artist = item.get("master_metadata_album_artist_name")
+        title = item.get("master_metadata_track_name")
+        if not artist or not title:
+            src.skip(place, "not a music track (podcast or video)", "not music")
+            continue
+        if item.get("username"):
+            src.names_in_file.add(str(item["username"]))
+        src.add(owner, end - played)
+        listen = _streamed(inp, owner, str(artist), str(title),
+                           str(item.get("spotify_track_uri") or ""), end - played, end)  # fmt: skip
+        if listen:
+            yield listen
+
+
+def spotify_account(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
+                    inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
+    """Account Data ``StreamingHistory*.json``: ``endTime`` ("2024-03-15 09:30", UTC),
+    ``artistName``, ``trackName``, ``msPlayed``."""
+    owner = ctx.person(where, "Spotify history")
+    inp.need_catalog(where, "Spotify history")
+    doc = _load_json(data, where, src)
+    if not isinstance(doc, list):
+        return
+    for i, item in enumerate(doc):
+        place = f"{where}: [{i}]"
+        try:
+            end = parse_time(item["endTime"])
+            played = float(item["msPlayed"]) / 1000.0
+            artist, title = str(item["artistName"]), str(item["trackName"])
+        except (KeyError, TypeError, ValueError) as exc:
+            src.skip(place, f"bad stream entry: {exc}", "bad entry")
+            continue
+        src.add(owner, end - played)
+        listen = _streamed(inp, owner, artist, title, "", end - played, end)
+        if listen:
+            yield listen
+
+
+def lastfm(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
+           inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
+    """Last.fm exports: with a header (``uts,utc_time,artist,...,track``, quoted or not;
+    lastfm.ghan.nl) or without (``artist,album,track,date``; lastfm-to-csv, which strips
+    commas and quotes from the values). Times are when the play started, UTC; a scrobble
+    is a whole play."""
+    owner = ctx.person(where, "Last.fm export")
+    inp.need_catalog(where, "Last.fm export")
+    text = decode(data, where, src)
+    if text is None:
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    try:
+        for cols in reader:
+            line = reader.line_num
+            if header is None and line == 1:
+                lower = [c.strip().lower() for c in cols]
+                if "artist" in lower and "track" in lower:
+                    header = lower
+                    continue
+            if not any(c.strip() for c in cols):
+                continue
+            try:
+                if header:
+                    row = dict(zip(header, cols, strict=False))
+                    artist, title = row["artist"], row["track"]
+                    stamp = row.get("uts") or row.get("utc_time") or row.get("date") or ""
+                else:
+                    artist, _album, title, stamp = cols[:4]
+                start = parse_time(stamp)
+            except (KeyError, ValueError) as exc:
+                src.skip(f"{where}:{line}", f"bad scrobble: {exc}", "bad scrobble")
+                continue
+            src.add(owner, start)
+            listen = _streamed(inp, owner, artist.strip(), title.strip(), "", start, None)
+            if listen:
+                yield listen
+    except csv.Error as exc:
+        src.skip(f"{where}:{reader.line_num}", f"unreadable CSV: {exc}", "unreadable CSV")
+
+
+STREAMED = ("spotify_extended", "spotify_account", "lastfm")  # they count their own rows
+READERS = {
+    "listens_table": listens_table,
+    "sqlite": journal,
+    "spotify_extended": spotify_extended,
+    "spotify_account": spotify_account,
+    "lastfm": lastfm,
+}

@@ -1,0 +1,60 @@
+"""Whose inputs are whose: ``--user NAME`` for one person, a people file for a household.
+
+The people file (TOML), one table per person, paths relative to the file::
+
+    [ann]
+    posts = ["ann/archive-20240315.tar.gz"]
+    listens = ["ann/my_spotify_data.zip", "ann/scrobbles.csv"]
+
+    [bo]
+    posts = "bo/weibo.csv"
+    listens = "bo/spotify"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.errors import UserError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Input:
+    path: Path
+    role: str  # "posts" | "listens"
+    owner: str | None  # None: the rows name their user (project tables, the journal)
+
+
+def read_people(path: Path) -> list[Input]:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the people file: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    inputs: list[Input] = []
+    for person, entry in data.items():
+        if not isinstance(entry, dict):
+            raise UserError(f"{path}: [{person}] must be a table with posts and listens")
+        if not person.strip():
+            raise UserError(f"{path}: a person needs a name")
+        unknown = set(entry) - {"posts", "listens"}
+        if unknown:
+            raise UserError(f"{path}: [{person}]: unknown key(s) {', '.join(sorted(unknown))} "
+                            "(expected posts, listens)")  # fmt: skip
+        for role in ("posts", "listens"):
+            value = entry.get(role, [])
+            files = [value] if isinstance(value, str) else value
+            if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+                raise UserError(f"{path}: [{person}] {role} must be a path or a list of paths")
+            inputs += [Input(path.parent / f, role, person.strip()) for f in files]
+    if not inputs:
+        raise UserError(f"{path}: names nobody's posts or listens")
+    return inputs

@@ -1,0 +1,138 @@
+"""One person's taste, for that person to check: a mood x genre heatmap shaded by the
+evidence behind each cell, the genres that moved most from the prior, and a sample of their
+posts with the mood read from each (text, JSON, PNG). Post text never enters taste.npz:
+the sample comes from the posts given to ``build`` or ``report``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device.errors import UserError
+from device.genres import DISPLAY_NAMES
+from device.taste import TasteModel
+
+
+@dataclass(frozen=True)
+class PersonReport:
+    person: str
+    known: bool  # False: not in the taste file, so the prior answers for them
+    moods: tuple[str, ...]
+    genres: tuple[str, ...]
+    preferences: list[list[float]]  # (E, G) 0-10
+    prior: list[list[float]]
+    evidence: list[list[float]]  # plays behind each cell; 0 = inferred from others
+    moved: list[dict]  # the cells furthest from the prior, with their evidence
+    sample: list[dict]  # {"time", "text", "mood", "confidence"}
+
+    @property
+    def total_evidence(self) -> float:
+        return float(np.sum(self.evidence))
+
+
+def person_report(model: TasteModel, person: str, sample: list[dict] | None = None,
+                  top: int = 6) -> PersonReport:  # fmt: skip
+    known = model.knows(person)
+    prefs = model.preferences[model.users.index(person)] if known else model.prior
+    if known and model.evidence is not None:
+        evidence = model.evidence[model.users.index(person)]
+    else:
+        evidence = np.zeros_like(model.prior)
+    delta = prefs - model.prior
+    order = np.argsort(-np.abs(delta), axis=None)[:top]
+    moved = []
+    for flat in order:
+        e, g = np.unravel_index(flat, delta.shape)
+        if abs(delta[e, g]) < 0.05:
+            break
+        moved.append({
+            "mood": model.moods[e], "genre": model.genres[g],
+            "prior": round(float(model.prior[e, g]), 2), "now": round(float(prefs[e, g]), 2),
+            "change": round(float(delta[e, g]), 2),
+            "evidence": round(float(evidence[e, g]), 1),
+        })  # fmt: skip
+    return PersonReport(
+        person, known, tuple(model.moods), tuple(model.genres),
+        np.round(prefs, 2).tolist(), np.round(model.prior, 2).tolist(),
+        np.round(evidence, 1).tolist(), moved, list(sample or []),
+    )  # fmt: skip
+
+
+def text(report: PersonReport) -> str:
+    if not report.known:
+        head = f"{report.person}: not in the taste file; the speaker uses the prior for them"
+    else:
+        head = (f"{report.person}: {report.total_evidence:.0f} plays of evidence around posts "
+                "with a clear mood")  # fmt: skip
+    names = [DISPLAY_NAMES.get(g, g) for g in report.genres]
+    lines = [head, "", f"{'':8s}" + "".join(f"{n[:11]:>12s}" for n in names)]
+    for mood, row, ev in zip(report.moods, report.preferences, report.evidence, strict=True):
+        cells = "".join(f"{v:6.1f} ({e:3.0f})" for v, e in zip(row, ev, strict=True))
+        lines.append(f"{mood:8s}{cells}")
+    lines.append("(value 0-10, plays of evidence in brackets)")
+    if report.moved:
+        lines += ["", "moved most from the prior:"]
+        lines += [f"  {m['mood']} {DISPLAY_NAMES.get(m['genre'], m['genre'])}: {m['prior']} -> "
+                  f"{m['now']} ({m['change']:+.1f}, evidence {m['evidence']:g})"
+                  for m in report.moved]  # fmt: skip
+    if report.sample:
+        lines += ["", "posts and the mood read from each (is it right?):"]
+        lines += [f"  {s['time']} {s['mood']:8s} {s['confidence']:.2f}  {_short(s['text'])}"
+                  for s in report.sample]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _short(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def write_png(report: PersonReport, path: Path) -> Path:
+    """Mood x genre heatmap; cells with little evidence are faded toward white."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(report.preferences)
+    evidence = np.asarray(report.evidence)
+    alpha = 0.25 + 0.75 * evidence / (evidence + 5.0)  # n / (n + 5): 5 plays = half shade
+    rgba = plt.get_cmap("viridis")(values / 10.0)
+    rgba[..., :3] = rgba[..., :3] * alpha[..., None] + (1 - alpha[..., None])
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.imshow(rgba, aspect="auto")
+    for (e, g), v in np.ndenumerate(values):
+        ax.text(g, e, f"{v:.1f}\n({evidence[e, g]:.0f})", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(report.genres)), [DISPLAY_NAMES.get(g, g) for g in report.genres])
+    ax.set_yticks(range(len(report.moods)), report.moods)
+    kind = "prior only, no evidence" if report.total_evidence < 0.5 else "faded: little evidence"
+    ax.set_title(f"{report.person}: preference 0-10 (plays of evidence); {kind}", fontsize=10)
+    fig.colorbar(plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, 10)), ax=ax)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write(report: PersonReport, out_dir: Path) -> list[Path]:
+    """``out_dir/<person>.png`` and ``.json``."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in report.person) or "person"
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        png = write_png(report, out_dir / f"{safe}.png")
+        js = out_dir / f"{safe}.json"
+        js.write_text(to_json(report) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{out_dir}: cannot write the report: {exc}") from None
+    return [png, js]
+
+
+def to_json(report: PersonReport) -> str:
+    return json.dumps({**asdict(report), "total_evidence": report.total_evidence},
+                      ensure_ascii=False, indent=1)  # fmt: skip
