@@ -1,4 +1,4 @@
-"""``moodspeaker-train taste ...``: build, evaluate, simulate, mood, lexicon."""
+"""``moodspeaker-train taste ...``: build, report, evaluate, simulate, mood, lexicon."""
 
 from __future__ import annotations
 
@@ -18,30 +18,9 @@ def _ranks(text: str) -> tuple[int, int, int]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from device.genres import GenreMapper
+    from .commands import run_build
 
-    from .build import BuildConfig, build
-    from .export import export
-    from .importers import read_track_table
-    from .tucker import TuckerConfig
-
-    cfg = BuildConfig(
-        window_min=args.window,
-        normalise=args.normalise,
-        tucker=TuckerConfig(ranks=args.ranks, l1=args.l1, l2=args.l2, k0=args.k0, seed=args.seed),
-        threshold=args.threshold,
-        min_confidence=args.min_confidence,
-        relabel=not args.no_relabel,
-    )
-    tracks = read_track_table(args.tracks) if args.tracks else None
-    mapper = GenreMapper(override=args.genre_aliases)
-    artifact, report = build(args.posts, args.listens, cfg, mapper, tracks)
-    print(report.summary())
-    print(mapper.report())
-    path = export(artifact, args.out)
-    info = artifact.info
-    print(f"wrote {path} ({info['users']} users) and the taste entry of {args.out}/manifest.json")
-    return 0
+    return run_build(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -135,20 +114,33 @@ def cmd_lexicon(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from .commands import add_input_args, register_report
+
     area = subparsers.add_parser(
         "taste", help="mood-aware genre preferences from posts and listening"
     )
     sub = area.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="posts + listens -> DIR/taste.npz and manifest entry")
-    b.add_argument("--posts", nargs="+", type=Path, required=True, metavar="FILE")
-    b.add_argument("--listens", nargs="+", type=Path, required=True, metavar="FILE")
+    b.add_argument("--posts", nargs="+", type=Path, metavar="INPUT",
+                   help="file, folder, .zip or .tar.gz as downloaded")  # fmt: skip
+    b.add_argument("--listens", nargs="+", type=Path, metavar="INPUT")
+    b.add_argument("--user", metavar="NAME", help="every --posts/--listens input is NAME's")
+    b.add_argument("--people", type=Path, metavar="TOML",
+                   help="a household: each person's posts and listens inputs")  # fmt: skip
     b.add_argument("--out", type=Path, required=True, metavar="DIR")
+    b.add_argument("--report", type=Path, metavar="DIR",
+                   help="also write each person's report: DIR/NAME.png and .json")  # fmt: skip
     b.add_argument(
         "--tracks",
         type=Path,
-        help="track table CSV track_id,genre,duration_s, or the library index .sqlite3",
+        nargs="+",
+        help="genres of streamed plays: track table CSV track_id,genre,duration_s, and/or "
+        "the speaker's library.sqlite3",
     )
+    b.add_argument("--prior", type=Path, metavar="DIR",
+                   help="models folder whose prior to shrink to (default: shipped)")  # fmt: skip
+    add_input_args(b)
     b.add_argument("--genre-aliases", type=Path, help="alias override TOML")
     b.add_argument("--window", type=float, default=30.0, help="equation 1 window, minutes")
     b.add_argument("--normalise", choices=("max", "saturate"), default="max")
@@ -171,6 +163,7 @@ def register(subparsers) -> None:
     )
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(handler=cmd_build)
+    register_report(sub)
 
     e = sub.add_parser("evaluate", help="k-fold comparison against mood-blind baselines")
     e.add_argument("--dataset", choices=("comoda", "incarmusic", "simulated"), required=True)
