@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "device.commands.library",
     "device.commands.journal",
     "device.commands.user",
+    "device.commands.install",
 )
 
 

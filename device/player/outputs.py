@@ -28,6 +28,19 @@ class DefaultOutput(AudioOutput):
         return list(_COMMON)
 
 
+class AlsaOutput(AudioOutput):
+    """Straight to an ALSA device: what a system service uses. PipeWire and PulseAudio live
+    in a login session, which a service on Raspberry Pi OS Lite does not have."""
+
+    name = "alsa"
+
+    def __init__(self, device: str = "default"):
+        self.device = device  # "default", "sysdefault:CARD=Headphones", "plughw:1,0" ...
+
+    def vlc_args(self) -> list[str]:
+        return [*_COMMON, "--aout=alsa", f"--alsa-audio-device={self.device}"]
+
+
 class DummyOutput(AudioOutput):
     """Decodes in real time and discards the sound: headless demos and tests."""
 
@@ -52,11 +65,16 @@ class WavFileOutput(AudioOutput):
 
 
 def make_output(spec: str) -> AudioOutput:
-    """``audio.output``: "default", "dummy" or "file:PATH.wav"."""
+    """``audio.output``: "default", "alsa", "alsa:DEVICE", "dummy" or "file:PATH.wav"."""
     if spec == "default":
         return DefaultOutput()
+    if spec == "alsa" or (spec.startswith("alsa:") and spec[5:]):
+        return AlsaOutput(spec[5:] or "default")
     if spec == "dummy":
         return DummyOutput()
     if spec.startswith("file:") and spec[5:]:
         return WavFileOutput(spec[5:])
-    raise UserError(f"audio.output: {spec!r} is not 'default', 'dummy' or 'file:PATH.wav'")
+    raise UserError(
+        f"audio.output: {spec!r} is not 'default', 'alsa', 'alsa:DEVICE', 'dummy' "
+        "or 'file:PATH.wav'"
+    )
