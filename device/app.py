@@ -204,29 +204,20 @@ def build(
         journal.close()
 
 
-def serve(cfg: Config, *, seconds: float | None = None, mood: MoodSource | None = None,
-          status: StatusLine | None = None, notifier: Notifier | None = None) -> SpeakerStats:
-    """Run the speaker in this process until SIGTERM/SIGINT or ``seconds``; under systemd,
-    report readiness, watchdog pings and a short status over $NOTIFY_SOCKET; with an
-    ``[mqtt]`` host, bridge it to the broker."""
+def run_speaker(cfg: Config, stop: threading.Event, *, seconds: float | None = None,
+                mood: MoodSource | None = None, status: StatusLine | None = None,
+                notifier: Notifier | None = None,
+                on_ready: Callable[[Parts], None] | None = None) -> SpeakerStats:
+    """Everything ``serve`` runs, minus the signal handlers (so a test can run it on a
+    thread): the status line and systemd as event listeners, the camera thread, the MQTT
+    bridge when ``[mqtt] host`` is set, and the loop until ``stop`` or ``seconds``."""
     status = status or StatusLine()
     notifier = notifier or Notifier()
-    stop = threading.Event()
     bus = EventBus()
     bus.subscribe("status-line", lambda e: status(e.status))
     bus.subscribe("systemd", lambda e: notifier.status(format_short(e.status)))
-    speaker: Speaker | None = None
-
-    def on_signal(signum, _frame):
-        log.info("signal %d: stopping", signum)
-        stop.set()
-        if speaker is not None:
-            speaker.wake()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with build(cfg, mood=mood, bus=bus, watchdog=notifier.watchdog) as parts:
-            speaker = parts.speaker
             watcher = parts.mood if isinstance(parts.mood, MoodWatcher) else None
             if watcher is not None:
                 watcher.start()
@@ -237,17 +228,38 @@ def serve(cfg: Config, *, seconds: float | None = None, mood: MoodSource | None 
                 bridge = MqttBridge.for_speaker(cfg, parts, check=lambda d: check_models(cfg, d))
                 bridge.start()
             notifier.ready(f"{parts.speaker.picker.size} tracks; starting")
+            if on_ready is not None:
+                on_ready(parts)
             try:
                 return parts.speaker.run(stop, seconds)
             finally:
                 notifier.stopping()
+                bus.close()  # the last events (the final listen) reach every listener
                 if bridge is not None:
                     bridge.stop()
                 if watcher is not None:
                     watcher.stop()
-                bus.close()
                 status.close()
     finally:
         notifier.close()
+
+
+def serve(cfg: Config, *, seconds: float | None = None, mood: MoodSource | None = None,
+          status: StatusLine | None = None, notifier: Notifier | None = None) -> SpeakerStats:
+    """Run the speaker in this process until SIGTERM/SIGINT or ``seconds``."""
+    stop = threading.Event()
+    parts: list[Parts] = []
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: stopping", signum)
+        stop.set()
+        if parts:
+            parts[0].speaker.wake()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return run_speaker(cfg, stop, seconds=seconds, mood=mood, status=status,
+                           notifier=notifier, on_ready=parts.append)
+    finally:
         for s, h in previous.items():
             signal.signal(s, h)

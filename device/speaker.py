@@ -631,6 +631,7 @@ class Speaker:
             case c.Next():
                 self._end_then("skipped", "user", lambda: self._play_next(fade_in=True))
             case c.Previous():
+                self._finish_transition()  # a "next" still fading out counts first
                 prev = self.history[-2] if len(self.history) >= 2 else None
                 if prev is None:
                     return c.CommandResult(False, "no previous track")

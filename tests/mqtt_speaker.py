@@ -1,0 +1,158 @@
+"""A whole speaker on a real broker, and a remote control for it (tests only).
+
+The speaker is the real one (``device.app.run_speaker``: real libvlc with the dummy audio
+output, real journal, real library of synthesised tones, real MQTT bridge); only the camera
+is absent (``FixedMood`` stands in for it: there is no camera on this machine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device.app import Parts, run_speaker
+from device.config import Config, config_from_dict
+from device.demo import make_library
+from device.mood_watch import FixedMood
+from device.mqtt.client import MqttSettings
+from device.mqtt.protocol import Topics
+
+
+def speaker_config(tmp: Path, settings: MqttSettings, device_id: str = "spk1",
+                   **over) -> Config:
+    make_library(tmp / "lib", per_genre=2, seconds=over.pop("track_s", 30.0))
+    raw = {
+        "library": {"path": str(tmp / "lib")},
+        "state": {"dir": str(tmp / "state")},
+        "audio": {"output": "dummy", "fade_s": 0.4},
+        "camera": {"source": "none"},
+        "picker": {"no_repeat": 2, "seed": 3},
+        "mqtt": {"host": settings.host, "port": settings.port, "device_id": device_id,
+                 "commands_per_minute": 10_000, "sync_ack_timeout_s": 3.0},
+    }
+    if settings.username:
+        raw["mqtt"].update(username=settings.username, password=settings.password)
+    if settings.tls_ca:
+        raw["mqtt"]["tls_ca"] = str(settings.tls_ca)
+    for k, v in over.items():
+        raw.setdefault(k, {}).update(v)
+    return config_from_dict(raw)
+
+
+class _Quiet:
+    def __call__(self, _status) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def running(cfg: Config, mood=None) -> Iterator[Parts]:
+    """The speaker on a thread until the block ends (then a clean stop, like SIGTERM)."""
+    stop = threading.Event()
+    ready: queue.Queue[Parts] = queue.Queue()
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            run_speaker(cfg, stop, mood=mood or FixedMood("happy", 0.9), status=_Quiet(),
+                        on_ready=ready.put)
+        except BaseException as exc:  # surfaced to the test below
+            errors.append(exc)
+            ready.put(None)  # type: ignore[arg-type]
+
+    t = threading.Thread(target=main, name="speaker-under-test")
+    t.start()
+    parts = ready.get(timeout=30)
+    try:
+        if parts is None:
+            raise errors[0]
+        yield parts
+    finally:
+        stop.set()
+        if parts is not None:
+            parts.speaker.wake()
+        t.join(30)
+        assert not t.is_alive(), "the speaker did not stop"
+    if errors:
+        raise errors[0]
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+
+    def json(self):
+        return json.loads(self.payload)
+
+
+class Remote:
+    """A plain paho client: sends commands, collects everything under the device's tree."""
+
+    def __init__(self, settings: MqttSettings, topics: Topics, *, username=None,
+                 password=None, subscribe: str | None = None):
+        self.topics = topics
+        self.messages: queue.Queue[Message] = queue.Queue()
+        self.seen: list[Message] = []
+        self.client = paho.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"remote-{uuid.uuid4().hex[:8]}")
+        if username or settings.username:
+            self.client.username_pw_set(username or settings.username,
+                                        password or settings.password)
+        if settings.tls_ca:
+            self.client.tls_set(ca_certs=str(settings.tls_ca))
+        self.client.on_message = lambda c, u, m: self.messages.put(
+            Message(m.topic, m.payload, m.retain))
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect(settings.host, settings.port)
+        self.client.loop_start()
+        self.client.subscribe(subscribe or f"{topics.root}/#", qos=1)
+        assert subscribed.wait(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_for(self, pred, timeout: float = 10.0) -> Message:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                m = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.seen.append(m)
+            if pred(m):
+                return m
+        raise AssertionError(f"no matching message within {timeout} s; saw "
+                             f"{[(m.topic, m.payload[:80]) for m in self.seen[-10:]]}")
+
+    def state(self, pred=lambda s: True, timeout: float = 10.0) -> dict:
+        return self.wait_for(lambda m: m.topic == self.topics.state and pred(m.json()),
+                             timeout).json()
+
+    def set(self, command: str, payload: str | bytes = "", timeout: float = 10.0) -> dict:
+        """``set/<command>`` and wait for its ``command/result``."""
+        self.client.publish(f"{self.topics.root}/set/{command}", payload, qos=1)
+        return self.result(timeout=timeout)
+
+    def command(self, body, timeout: float = 10.0) -> dict:
+        raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        self.client.publish(self.topics.command, raw, qos=1)
+        return self.result(timeout=timeout)
+
+    def result(self, timeout: float = 10.0) -> dict:
+        return self.wait_for(lambda m: m.topic == self.topics.command_result, timeout).json()
