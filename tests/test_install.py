@@ -260,3 +260,11 @@ def test_check_asks_the_broker_for_a_session(tmp_path, capsys, mosquitto):
     bad.write_text(good.read_text().replace("s3cret", "wrong"))
     assert main(["check", "--config", str(bad)]) == 1
     assert "FAIL  broker: " in capsys.readouterr().out
+
+
+def test_check_names_a_library_that_is_not_there(tmp_path, capsys):
+    config = _check_config(tmp_path, MODELS)
+    config.write_text(config.read_text().replace(str(tmp_path / "music"),
+                                                 str(tmp_path / "unmounted")))
+    assert main(["check", "--config", str(config)]) == 1
+    assert f"FAIL  library: {tmp_path / 'unmounted'} is not a folder" in capsys.readouterr().out

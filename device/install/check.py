@@ -90,7 +90,12 @@ def check_sound(cfg: Config, proc_cards: Path = Path("/proc/asound/cards")) -> C
 
 def check_library(cfg: Config) -> Check:
     root = cfg.library.path
-    if not root.is_dir():
+    try:
+        os.listdir(root)
+    except PermissionError:
+        return Check("library", False, f"{root}: no permission to read it (the service user "
+                     "must reach it: a home folder is private on Raspberry Pi OS; /srv/music)")
+    except OSError:
         return Check("library", False, f"{root} is not a folder (library.path; a disk not "
                      "mounted yet?)")
     n = 0
