@@ -69,10 +69,7 @@ def test_bad_commands_are_refused_with_a_reason_and_change_nothing(
         remote = Remote(mqtt_broker.settings(), topics)
         try:
             before = remote.state(lambda s: s["state"] == "playing")
-            if send[0] == "set":
-                r = remote.set(send[1], send[2])
-            else:
-                r = remote.command(send[1])
+            r = remote.set(send[1], send[2]) if send[0] == "set" else remote.command(send[1])
             assert r["ok"] is False and reason in r["error"], r
             time.sleep(0.3)
             st = parts.speaker.status()
