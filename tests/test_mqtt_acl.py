@@ -127,3 +127,7 @@ def test_discovery_and_trainer_topics(peers, acl_broker):
     assert (a.listens, b"batch") in got
     assert not dev_a.publish(a.listens_ack, "x").is_failure  # own tree, readwrite
     assert peers("devB").publish(b.listens, "b") is not None
+
+
+def test_readme_shows_the_tested_acl(repo_root):
+    assert README_ACL in (repo_root / "README.md").read_text(encoding="utf-8")
