@@ -15,7 +15,7 @@ import numpy as np
 
 from .export import TasteArtifact
 from .importers import Imported
-from .importers.times import month
+from .importers.times import minute, month
 from .mood import MoodResult, PostMoodClassifier
 from .mood.classify import shipped_confusion
 from .preferences import preferences, track_ratings
@@ -216,8 +216,10 @@ def sample_posts(posts: list[Post], results: list[MoodResult], person: str, n: i
     person can check that their moods were read right."""
     rng = np.random.default_rng(seed)
     by_mood: dict[str, list[int]] = {}
+    texts: set[str] = set()
     for i, (post, result) in enumerate(zip(posts, results, strict=True)):
-        if post.user == person:
+        if post.user == person and post.text not in texts:
+            texts.add(post.text)
             by_mood.setdefault(result.mood or "unclear", []).append(i)
     picked: list[int] = []
     pools = {m: list(rng.permutation(ix)) for m, ix in sorted(by_mood.items())}
@@ -226,7 +228,7 @@ def sample_posts(posts: list[Post], results: list[MoodResult], person: str, n: i
             if pool and len(picked) < n:
                 picked.append(int(pool.pop()))
     return [{
-        "time": month(posts[i].time), "text": posts[i].text,
+        "time": minute(posts[i].time), "text": posts[i].text,
         "mood": results[i].mood or "unclear",
         "confidence": round(max(results[i].probabilities.values(), default=0.0), 3),
     } for i in sorted(picked, key=lambda i: posts[i].time)]  # fmt: skip

@@ -76,7 +76,8 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"overlap (posts with a listen within {args.window:g} minutes):")
     result = build(imported, cfg, say=lambda line: print(f"  {line}"))
     path = export(result.artifact, args.out)
-    print(f"wrote {path} ({len(imported.people)} people) and the taste entry of "
+    n = len(imported.people)
+    print(f"wrote {path} ({n} {'person' if n == 1 else 'people'}) and the taste entry of "
           f"{args.out}/manifest.json")  # fmt: skip
     if args.report:
         from device.taste import load_taste

@@ -24,7 +24,8 @@ class PersonReport:
     genres: tuple[str, ...]
     preferences: list[list[float]]  # (E, G) 0-10
     prior: list[list[float]]
-    evidence: list[list[float]]  # plays behind each cell; 0 = inferred from others
+    evidence: list[list[float]]  # plays of that genre around posts in that mood
+    mood_evidence: list[float]  # plays around posts in each mood: how sure each row is
     moved: list[dict]  # the cells furthest from the prior, with their evidence
     sample: list[dict]  # {"time", "text", "mood", "confidence"}
 
@@ -52,12 +53,13 @@ def person_report(model: TasteModel, person: str, sample: list[dict] | None = No
             "mood": model.moods[e], "genre": model.genres[g],
             "prior": round(float(model.prior[e, g]), 2), "now": round(float(prefs[e, g]), 2),
             "change": round(float(delta[e, g]), 2),
-            "evidence": round(float(evidence[e, g]), 1),
+            "plays_in_mood": round(float(evidence[e].sum()), 1),
         })  # fmt: skip
     return PersonReport(
         person, known, tuple(model.moods), tuple(model.genres),
         np.round(prefs, 2).tolist(), np.round(model.prior, 2).tolist(),
-        np.round(evidence, 1).tolist(), moved, list(sample or []),
+        np.round(evidence, 1).tolist(), np.round(evidence.sum(axis=1), 1).tolist(), moved,
+        list(sample or []),
     )  # fmt: skip
 
 
@@ -68,15 +70,18 @@ def text(report: PersonReport) -> str:
         head = (f"{report.person}: {report.total_evidence:.0f} plays of evidence around posts "
                 "with a clear mood")  # fmt: skip
     names = [DISPLAY_NAMES.get(g, g) for g in report.genres]
-    lines = [head, "", f"{'':8s}" + "".join(f"{n[:11]:>12s}" for n in names)]
-    for mood, row, ev in zip(report.moods, report.preferences, report.evidence, strict=True):
+    lines = [head, "", f"{'':8s}" + "".join(f"{n[:11]:>12s}" for n in names) + "  plays"]
+    rows = zip(report.moods, report.preferences, report.evidence, report.mood_evidence,
+               strict=True)  # fmt: skip
+    for mood, row, ev, total in rows:
         cells = "".join(f"{v:6.1f} ({e:3.0f})" for v, e in zip(row, ev, strict=True))
-        lines.append(f"{mood:8s}{cells}")
-    lines.append("(value 0-10, plays of evidence in brackets)")
+        lines.append(f"{mood:8s}{cells}  {total:5.0f}")
+    lines.append("(preference 0-10; in brackets the plays of that genre around posts in that "
+                 "mood; a mood without plays is inferred)")  # fmt: skip
     if report.moved:
         lines += ["", "moved most from the prior:"]
         lines += [f"  {m['mood']} {DISPLAY_NAMES.get(m['genre'], m['genre'])}: {m['prior']} -> "
-                  f"{m['now']} ({m['change']:+.1f}, evidence {m['evidence']:g})"
+                  f"{m['now']} ({m['change']:+.1f}; {m['plays_in_mood']:g} plays in that mood)"
                   for m in report.moved]  # fmt: skip
     if report.sample:
         lines += ["", "posts and the mood read from each (is it right?):"]
@@ -91,7 +96,7 @@ def _short(text: str, width: int = 80) -> str:
 
 
 def write_png(report: PersonReport, path: Path) -> Path:
-    """Mood x genre heatmap; cells with little evidence are faded toward white."""
+    """Mood x genre heatmap; moods with few plays around their posts fade toward white."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,17 +104,21 @@ def write_png(report: PersonReport, path: Path) -> Path:
 
     values = np.asarray(report.preferences)
     evidence = np.asarray(report.evidence)
-    alpha = 0.25 + 0.75 * evidence / (evidence + 5.0)  # n / (n + 5): 5 plays = half shade
+    rows = np.asarray(report.mood_evidence)[:, None] * np.ones_like(values)
+    alpha = 0.2 + 0.8 * rows / (rows + 5.0)  # n / (n + 5): 5 plays around the mood = half
     rgba = plt.get_cmap("viridis")(values / 10.0)
     rgba[..., :3] = rgba[..., :3] * alpha[..., None] + (1 - alpha[..., None])
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ax.imshow(rgba, aspect="auto")
+    light = rgba[..., :3] @ np.array([0.299, 0.587, 0.114]) > 0.5
     for (e, g), v in np.ndenumerate(values):
-        ax.text(g, e, f"{v:.1f}\n({evidence[e, g]:.0f})", ha="center", va="center", fontsize=8)
+        ax.text(g, e, f"{v:.1f}\n({evidence[e, g]:.0f})", ha="center", va="center", fontsize=8,
+                color="black" if light[e, g] else "white")  # fmt: skip
     ax.set_xticks(range(len(report.genres)), [DISPLAY_NAMES.get(g, g) for g in report.genres])
-    ax.set_yticks(range(len(report.moods)), report.moods)
-    kind = "prior only, no evidence" if report.total_evidence < 0.5 else "faded: little evidence"
-    ax.set_title(f"{report.person}: preference 0-10 (plays of evidence); {kind}", fontsize=10)
+    pairs = zip(report.moods, report.mood_evidence, strict=True)
+    ax.set_yticks(range(len(report.moods)), [f"{m} ({n:.0f} plays)" for m, n in pairs])
+    kind = "the prior, no evidence" if report.total_evidence < 0.5 else "faded: few plays"
+    ax.set_title(f"{report.person}: preference 0-10 (plays); {kind}", fontsize=10)
     fig.colorbar(plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, 10)), ax=ax)
     fig.tight_layout()
     path = Path(path)
