@@ -93,16 +93,22 @@ def test_household_people_file(tmp_path, capsys):
     (bo / "bo.csv").write_text(  # Last.fm, the tool's default name <username>.csv
         "uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid\n"
         f"{int(t.timestamp()) + 300},x,Quiet Strings,,A,,Nocturne No 2,\n")  # fmt: skip
+    (tmp_path / "cy.csv").write_text("Loud Amps,Album,Smash,01 May 2024 10:00\n")  # no posts
     people = tmp_path / "people.toml"
     people.write_text(f'[ann]\nposts = "{mastodon.name}"\nlistens = ["{spotify.name}"]\n\n'
-                      '[bo]\nposts = ["bo/1669879400.csv"]\nlistens = "bo"\n')  # fmt: skip
+                      '[bo]\nposts = ["bo/1669879400.csv"]\nlistens = "bo"\n\n'
+                      '[cy]\nlistens = "cy.csv"\n')  # fmt: skip
     out = tmp_path / "models"
     code, text = run(capsys, "build", "--people", people, "--tracks", library, "--out", out)
-    assert code == 0, text
+    assert code == 3, text  # cy has listens only: the prior, and the exit code says so
     assert "bo: 1 of 1 posts have a listen within 30 minutes" in text
+    assert "cy: 1 listens (2024-05 to 2024-05) but no posts" in text
+    assert "no evidence, the prior only: cy" in text
     model = load_taste(out)
-    assert model.users == ("ann", "bo")
+    assert model.users == ("ann", "bo", "cy")
     assert model.evidence[1, model.moods.index("sad")].sum() > 0
+    np.testing.assert_allclose(model.preferences[2], model.prior)
+    assert model.track_scores("cy", "happy", ["rock/smash.mp3"])  # cy's plays still count
     bad = tmp_path / "bad.toml"
     bad.write_text('[ann]\npost = "x"\n')
     code, text = run(capsys, "build", "--people", bad, "--out", out)

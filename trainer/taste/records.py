@@ -120,7 +120,8 @@ class ImportReport:
             lines.append(f"skipped {len(bad)} rows/files, first ones:")
             lines += [f"  {d}" for d in bad[:limit]]
         read = ", ".join(f"{n} {kind}" for kind, n in sorted(self.rows.items())) or "nothing"
-        lines.append(f"read {read}; skipped {sum(sum(s.reasons.values()) for s in (*self.sources, self._loose))} bad rows/files")  # noqa: E501
+        skipped = sum(sum(s.reasons.values()) for s in (*self.sources, self._loose))
+        lines.append(f"read {read}; skipped {skipped} bad rows/files")
         return "\n".join(lines)
 
 
