@@ -28,6 +28,7 @@ from device.camera import CameraError, open_source
 from device.camera.opencv import OpenCvSource
 from device.cli import main
 from device.demo import FRAMES_DIR
+from device.events import SpeakerStatus, TrackInfo
 from device.manifest import ManifestError
 from device.mood_watch import Backoff, MoodWatcher
 from device.status import StatusLine, format_status
@@ -168,12 +169,13 @@ def test_version_comes_from_the_installed_package(capsys):
         f"moodspeaker {importlib.metadata.version('moodspeaker')}")
 
 
-def _status(track: str):
-    return types.SimpleNamespace(
-        user="default", mood="happy", confidence=0.8, camera_ok=True, state="playing",
-        position_s=12.0, duration_s=200.0, volume=70, track=track, genre="pop",
-        explanation="pop 7.0/10", library_ok=True, library_reason=None,
-    )
+def _status(title: str) -> SpeakerStatus:
+    track = TrackInfo(title=title, artist="An Artist", album=None, track_id="pop/x.mp3",
+                      duration_s=200.0, position_s=12.0)
+    return SpeakerStatus(state="playing", user="default", mood="happy", confidence=0.8,
+                         camera_ok=True, music_mood="happy", override=None,
+                         override_until=None, volume=70, muted=False, track=track,
+                         genre="pop", explanation="happy -> pop 7.0/10")
 
 
 def _pty_stream(columns: int):
