@@ -68,6 +68,20 @@ def _active(name: str) -> bool:
     return proc.returncode == 0
 
 
+def _running_since(name: str, config: Path) -> bool:
+    """Active, and started after the config was last written (so it runs with it)."""
+    if not _active(name):
+        return False
+    proc = subprocess.run(["systemctl", "show", "--timestamp=unix", "--property",
+                           "ActiveEnterTimestamp", "--value", name],
+                          capture_output=True, text=True, check=False)
+    try:
+        started = float(proc.stdout.strip().lstrip("@"))
+    except ValueError:
+        return False
+    return not config.exists() or config.stat().st_mtime <= started
+
+
 def _wants_link(target: Target) -> Path:
     return target.at(target.unit_dir / "multi-user.target.wants" / SERVICE_NAME)
 
@@ -235,11 +249,12 @@ def install_steps(target: Target) -> list[Step]:
     steps.append(Step(f"{SERVICE_NAME} enabled at boot",
                       commands=(systemctl(t, "enable", SERVICE_NAME),),
                       done=lambda: _wants_link(t).is_symlink()))
+    restart = (("systemctl", "restart", SERVICE_NAME),)  # starts a stopped one too
     steps.append(Step(
-        f"{SERVICE_NAME} started (restarted when anything above changed)",
-        commands=(("systemctl", "start", SERVICE_NAME),),
-        if_changed=(("systemctl", "restart", SERVICE_NAME),),
-        done=lambda: _active(SERVICE_NAME), machine=True,
+        f"{SERVICE_NAME} running (restarted when anything above changed or the config was "
+        "edited since it started)",
+        commands=restart, if_changed=restart,
+        done=lambda: _running_since(SERVICE_NAME, t.at(t.config_file)), machine=True,
     ))
     return steps
 
