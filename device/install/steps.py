@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..errors import UserError
 from .target import SERVICE_NAME, Target, user_exists, user_groups
 
 Command = tuple[str, ...]
@@ -99,9 +100,15 @@ def source_digest(source: Path) -> str:
 def model_files(source: Path) -> list[str]:
     """manifest.json and every artifact it names (nothing else from models/)."""
     manifest = source / "models" / "manifest.json"
-    raw = json.loads(manifest.read_text(encoding="utf-8"))
+    try:
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{manifest}: cannot read the checkout's model manifest: {exc}") from None
     names = [str(section["file"]) for section in raw.values()
              if isinstance(section, dict) and "file" in section]
+    missing = [n for n in names if not (source / "models" / n).is_file()]
+    if missing:
+        raise UserError(f"{manifest}: names {', '.join(missing)}, not in the checkout")
     return ["manifest.json", *names]
 
 
@@ -226,6 +233,7 @@ def install_steps(target: Target) -> list[Step]:
                        "--upgrade", f"{t.source}[device]"),),
             action=_write_stamp(t), done=lambda: _installed_current(t),
         ))
+    model_files(t.source)  # a checkout without its models stops here, before any change
     steps.append(Step(
         f"models in {t.models_dir}", action=_copy_models(t), done=lambda: _models_current(t),
         what="copy models/manifest.json and the artifacts it names",
