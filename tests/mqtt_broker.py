@@ -8,10 +8,12 @@ Nothing is faked: the tests talk to the real broker over loopback TCP.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,3 +194,60 @@ class Broker:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class V311Front:
+    """A TCP front to Mosquitto that answers an MQTT 5 CONNECT the way a 3.1.1-only broker
+    does (CONNACK return code 1, then close) and passes 3.1.1 connections through."""
+
+    def __init__(self, port: int):
+        self.backend = port
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.levels: list[int] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        while len(buf) < 12:  # fixed header (2-5) + "\x00\x04MQTT" + level
+            chunk = conn.recv(64)
+            if not chunk:
+                conn.close()
+                return
+            buf += chunk
+        n = 1
+        while buf[n] & 0x80:
+            n += 1
+        level = buf[n + 1 + 6]
+        self.levels.append(level)
+        if level == 5:
+            conn.sendall(b"\x20\x02\x00\x01")
+            conn.close()
+            return
+        back = socket.create_connection(("127.0.0.1", self.backend))
+        back.sendall(buf)
+        threading.Thread(target=self._pump, args=(back, conn), daemon=True).start()
+        self._pump(conn, back)
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.sock.close()

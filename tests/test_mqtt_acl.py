@@ -38,13 +38,13 @@ class Peer:
         def on_publish(c, u, mid, reason, p):
             self.published[mid] = reason
 
-        def factory(protocol):
-            c = make_client(settings, user, protocol=protocol)
+        def build():
+            c = make_client(settings, user)
             c.on_connect, c.on_subscribe, c.on_publish = on_connect, on_subscribe, on_publish
             c.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
             return c
 
-        self.client = connect(factory, settings, timeout=5)
+        self.client = connect(build(), settings, timeout=5)
         assert done.wait(5)
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False):

@@ -4,8 +4,6 @@ and the MQTT 5 -> 3.1.1 fallback through a front that refuses MQTT 5 like a 3.1.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
 import threading
 from pathlib import Path
 
@@ -24,20 +22,21 @@ from device.mqtt.client import (
     make_client,
     settings_from_args,
 )
+from tests.mqtt_broker import V311Front
 
 
 def _roundtrip(settings: MqttSettings, client_id: str = "t1", timeout: float = 5) -> int:
     """Connect, publish to ourselves at QoS 1, receive it; returns the protocol used."""
     got = threading.Event()
 
-    def factory(protocol):
-        c = make_client(settings, client_id, protocol=protocol)
+    def build():
+        c = make_client(settings, client_id)
         c.on_connect = lambda c, u, f, rc, p: c.subscribe("moodspeaker/t1/#", qos=1)
         c.on_subscribe = lambda c, u, mid, rcs, p: c.publish("moodspeaker/t1/x", b"hi", qos=1)
         c.on_message = lambda c, u, m: got.set() if m.payload == b"hi" else None
         return c
 
-    client = connect(factory, settings, timeout=timeout)
+    client = connect(build(), settings, timeout=timeout)
     try:
         assert got.wait(5), "own message not received"
         return client.protocol
@@ -64,7 +63,7 @@ def test_tls_server_certificate(mqtt_broker_factory, mqtt_certs):
     assert _roundtrip(broker.settings()) == MQTTv5
     # Plain TCP to a TLS listener never gets a CONNACK.
     with pytest.raises(ConnectError, match="no answer"):
-        connect(lambda p: make_client(MqttSettings(broker.host, broker.port), "t2", protocol=p),
+        connect(make_client(MqttSettings(broker.host, broker.port), "t2"),
                 MqttSettings(broker.host, broker.port), timeout=2)
 
 
@@ -76,65 +75,8 @@ def test_tls_client_certificate_required(mqtt_broker_factory, mqtt_certs):
         _roundtrip(broker.settings(), client_id="nocert", timeout=1.5)
 
 
-class _V311Front:
-    """A TCP front to Mosquitto that answers an MQTT 5 CONNECT the way a 3.1.1-only broker
-    does (CONNACK return code 1, then close) and passes 3.1.1 connections through."""
-
-    def __init__(self, port: int):
-        self.backend = port
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.levels: list[int] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buf = b""
-        while len(buf) < 12:  # fixed header (2-5) + "\x00\x04MQTT" + level
-            chunk = conn.recv(64)
-            if not chunk:
-                conn.close()
-                return
-            buf += chunk
-        n = 1
-        while buf[n] & 0x80:
-            n += 1
-        level = buf[n + 1 + 6]
-        self.levels.append(level)
-        if level == 5:
-            conn.sendall(b"\x20\x02\x00\x01")
-            conn.close()
-            return
-        back = socket.create_connection(("127.0.0.1", self.backend))
-        back.sendall(buf)
-        threading.Thread(target=self._pump, args=(back, conn), daemon=True).start()
-        self._pump(conn, back)
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_falls_back_to_311_when_the_broker_refuses_mqtt5(mqtt_broker):
-    front = _V311Front(mqtt_broker.port)
+    front = V311Front(mqtt_broker.port)
     try:
         protocol = _roundtrip(MqttSettings("127.0.0.1", front.port))
     finally:
@@ -172,7 +114,7 @@ def test_will_is_published_when_the_client_dies(mqtt_broker):
     settings = mqtt_broker.settings()
     will = ("moodspeaker/dev1/availability", "offline", 1, True)
     dying = make_client(settings, "dev1", will=will)
-    connect(lambda p: dying, settings, timeout=5)
+    connect(dying, settings, timeout=5)
     dying._sock.close()  # a crash: no DISCONNECT, so the broker sends the will
     dying.loop_stop()
     got: list[bytes] = []
@@ -185,7 +127,7 @@ def test_will_is_published_when_the_client_dies(mqtt_broker):
     watcher = make_client(settings, "watcher")
     watcher.on_connect = lambda c, u, f, rc, p: c.subscribe("moodspeaker/dev1/availability", 1)
     watcher.on_message = on_message
-    connect(lambda p: watcher, settings, timeout=5)
+    connect(watcher, settings, timeout=5)
     try:
         assert seen.wait(settings.keepalive * 2), "no last will"
         assert got[0] == b"offline"

@@ -43,15 +43,15 @@ class StandInDevice:
                          (self.topics.models_commit, 1)])
             c.publish(self.topics.availability, "online", qos=1, retain=True)
 
-        def factory(protocol):
-            c = make_client(settings, device, protocol=protocol,
+        def build():
+            c = make_client(settings, device,
                             will=(self.topics.availability, "offline", 1, True))
             c.on_connect = on_connect
             c.on_subscribe = lambda *_: ready.set()
             c.on_message = self.on_message
             return c
 
-        self.client = connect(factory, settings, timeout=5)
+        self.client = connect(build(), settings, timeout=5)
         assert ready.wait(5)
 
     def on_message(self, client, userdata, msg) -> None:

@@ -44,15 +44,15 @@ class Speaker:
         self.acks: queue.Queue = queue.Queue()
         self.settings = broker.settings(**settings)
 
-        def factory(protocol):
-            c = make_client(self.settings, f"speaker-{device}", protocol=protocol)
+        def build():
+            c = make_client(self.settings, f"speaker-{device}")
             c.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topics.listens_ack, 1)
             c.on_subscribe = lambda *_: self.ready.set()
             c.on_message = lambda c, u, m: self.acks.put(decode_ack(m.payload))
             return c
 
         self.ready = threading.Event()
-        self.client = connect(factory, self.settings, timeout=5)
+        self.client = connect(build(), self.settings, timeout=5)
         assert self.ready.wait(5)
 
     def send(self, rows: list[dict], batch: str | None = None) -> str:
@@ -261,3 +261,30 @@ def test_taste_importer_reads_the_store(tmp_path):
     listens = read_listens([tmp_path / "store.db"], ImportReport(), GenreMapper())
     assert len(listens) == 8
     assert sorted({(x.user, x.genre) for x in listens}) == [("ana", "pop"), ("bo", "rock")]
+
+
+def test_ingest_on_a_311_broker_keeps_its_session(mqtt_broker, tmp_path, speaker_factory):
+    """Through a front that refuses MQTT 5, the ingest falls back to 3.1.1 and still asks
+    for a persistent session, so batches sent while it is down reach it afterwards."""
+    from device.mqtt.client import MqttSettings, MQTTv311
+    from tests.mqtt_broker import V311Front
+
+    front = V311Front(mqtt_broker.port)
+    settings = MqttSettings("127.0.0.1", front.port)
+    try:
+        ingest = Ingest(settings, tmp_path / "store.db", client_id="old-broker")
+        ingest.start(timeout=5)
+        assert ingest.subscribed.wait(5)
+        assert ingest._client.protocol == MQTTv311
+        ingest.stop()
+        speaker = speaker_factory(mqtt_broker)
+        batch = speaker.send([row(i) for i in range(3)])
+        again = Ingest(settings, tmp_path / "store.db", client_id="old-broker")
+        again.start(timeout=5)
+        try:
+            assert speaker.ack().batch == batch
+            assert again.stats.new_rows == 3
+        finally:
+            again.stop()
+    finally:
+        front.close()

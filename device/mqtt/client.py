@@ -3,17 +3,17 @@
 Everything that talks to the broker (the speaker's bridge, ``moodspeaker-train ingest`` and
 ``publish``) builds its client here, so that authentication, TLS, the last will, reconnect
 backoff and the MQTT 5 -> 3.1.1 fallback behave the same everywhere. Nothing here blocks
-the caller except :func:`connect`, which the trainer commands (and a bridge on its own
-thread) call to wait for the broker's first answer.
+the caller except :func:`connect`, which the trainer commands call to wait for the
+broker's first answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import ssl
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from device.errors import UserError
+
+log = logging.getLogger(__name__)
 
 MQTTv5 = MQTTProtocolVersion.MQTTv5
 MQTTv311 = MQTTProtocolVersion.MQTTv311
@@ -93,7 +95,8 @@ def make_client(
     persistent: bool = False,
     max_inflight: int = 20,
 ) -> mqtt.Client:
-    """A configured, unconnected client; connect it with :func:`start` or :func:`connect`.
+    """A configured, unconnected client; set its callbacks, then :func:`start` or
+    :func:`connect` it.
 
     ``persistent`` keeps the broker-side session (subscriptions and queued QoS 1
     messages) across reconnects and restarts; it is set here because MQTT 3.1.1 fixes it
@@ -130,10 +133,14 @@ def make_client(
 def start(client: mqtt.Client, settings: MqttSettings) -> None:
     """Connect in the background (``connect_async`` + ``loop_start``); never blocks.
 
-    paho's network thread then reconnects with the 1-60 s backoff on its own."""
+    paho's network thread then reconnects with the 1-60 s backoff on its own. A broker
+    that refuses MQTT 5 for its protocol version gets 3.1.1 on the next attempt: the
+    client switches in place (see :class:`_ProtocolFallback`), so a caller's own
+    ``on_connect`` (set before this call) sees only the outcome that counts."""
+    _ProtocolFallback(client)
     kwargs: dict[str, Any] = {}
     if client.protocol == MQTTv5:
-        persistent = bool((client.user_data_get() or {}).get("persistent"))
+        persistent = _persistent(client)
         kwargs["clean_start"] = not persistent
         if persistent:
             props = Properties(PacketTypes.CONNECT)
@@ -141,6 +148,10 @@ def start(client: mqtt.Client, settings: MqttSettings) -> None:
             kwargs["properties"] = props
     client.connect_async(settings.host, settings.port, settings.keepalive, **kwargs)
     client.loop_start()
+
+
+def _persistent(client: mqtt.Client) -> bool:
+    return bool((client.user_data_get() or {}).get("persistent"))
 
 
 def fallback_protocol(
@@ -158,8 +169,31 @@ def fallback_protocol(
     return MQTTv311 if refused else None
 
 
+class _ProtocolFallback:
+    """Wraps ``on_connect``: a v5 CONNECT refused for its protocol version switches the
+    client to 3.1.1 in place, and paho's own reconnect then speaks 3.1.1.
+
+    paho fixes the protocol at construction and has no public setter; the two attributes
+    set here are the ones its CONNECT packet is built from (paho-mqtt 2.x, pinned <3;
+    ``tests/test_mqtt_client.py`` checks the switch against a front that refuses v5)."""
+
+    def __init__(self, client: mqtt.Client):
+        self._then = client.on_connect
+        client.on_connect = self
+
+    def __call__(self, client, userdata, flags, reason, properties) -> None:
+        retry = fallback_protocol(client.protocol, reason)
+        if retry is not None:
+            log.info("mqtt: the broker refused MQTT 5 (%s); using MQTT 3.1.1", reason)
+            client._protocol = retry
+            client._clean_session = not _persistent(client)
+            return
+        if self._then is not None:
+            self._then(client, userdata, flags, reason, properties)
+
+
 class _FirstConnack:
-    """Records the first CONNACK's reason code, then hands over to the caller's on_connect."""
+    """Records the first CONNACK that counts, then hands over to the caller's on_connect."""
 
     def __init__(self, client: mqtt.Client):
         self.reason: ReasonCode | None = None
@@ -176,40 +210,33 @@ class _FirstConnack:
 
 
 def connect(
-    factory: Callable[[MQTTProtocolVersion], mqtt.Client],
+    client: mqtt.Client,
     settings: MqttSettings,
     *,
     timeout: float | None = 10.0,
     cancel: threading.Event | None = None,
 ) -> mqtt.Client:
-    """Start a client and wait for the broker's first answer: MQTT 5, else 3.1.1.
+    """:func:`start` a client (callbacks already set) and wait for the broker's answer.
 
-    ``factory(protocol)`` builds the client (via :func:`make_client`) with its callbacks
-    set; it is called again with 3.1.1 if the broker refuses MQTT 5. Returns the connected
-    client (its network thread running). Raises :class:`ConnectError` on a refusal, or when
-    ``timeout`` passes (None: wait until ``cancel`` is set) with no answer."""
-    protocol: MQTTProtocolVersion | None = MQTTv5
-    while protocol is not None:
-        client = factory(protocol)
-        first = _FirstConnack(client)
-        start(client, settings)
-        if not _wait(first.event, timeout, cancel):
-            client.loop_stop()
-            client.disconnect()
-            raise ConnectError(
-                f"{settings.where()}: no answer from the broker"
-                + (f" within {timeout:g} s" if timeout is not None else "")
-            )
-        assert first.reason is not None
-        if not first.reason.is_failure:
-            return client
+    For the trainer's commands and the tests, which cannot work without the broker.
+    Returns the client, connected, its network thread running. Raises
+    :class:`ConnectError` on a refusal, or when ``timeout`` passes (None: wait until
+    ``cancel`` is set) with no answer."""
+    first = _FirstConnack(client)
+    start(client, settings)
+    if not _wait(first.event, timeout, cancel):
         client.disconnect()
         client.loop_stop()
-        retry = fallback_protocol(protocol, first.reason)
-        if retry is None:
-            raise ConnectError(f"{settings.where()}: the broker refused us: {first.reason}")
-        protocol = retry
-    raise AssertionError("unreachable")
+        raise ConnectError(
+            f"{settings.where()}: no answer from the broker"
+            + (f" within {timeout:g} s" if timeout is not None else "")
+        )
+    assert first.reason is not None
+    if first.reason.is_failure:
+        client.disconnect()
+        client.loop_stop()
+        raise ConnectError(f"{settings.where()}: the broker refused us: {first.reason}")
+    return client
 
 
 def _wait(event: threading.Event, timeout: float | None, cancel: threading.Event | None) -> bool:

@@ -80,7 +80,7 @@ class Ingest:
     def start(self, *, timeout: float | None = 30.0, cancel: threading.Event | None = None
               ) -> None:
         """Connect and subscribe; returns once the broker accepted the connection."""
-        self._client = connect(self._make, self.settings, timeout=timeout, cancel=cancel)
+        self._client = connect(self._make(), self.settings, timeout=timeout, cancel=cancel)
         if self.share and self._client.protocol != MQTTv5:
             log.warning("ingest: the broker speaks MQTT 3.1.1 only; $share/%s relies on"
                         " the broker supporting shared subscriptions there", self.share)
@@ -108,8 +108,8 @@ class Ingest:
 
     # --- the network thread ----------------------------------------------------------
 
-    def _make(self, protocol) -> mqtt.Client:
-        client = make_client(self.settings, self.client_id, protocol=protocol, persistent=True)
+    def _make(self) -> mqtt.Client:
+        client = make_client(self.settings, self.client_id, persistent=True)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *_: self.subscribed.set()
         client.on_message = self._on_message

@@ -153,14 +153,13 @@ def publish(settings: MqttSettings, device_id: str, delivery: Delivery, *,
     begin = delivery.begin
     answer = _Answer(topics, begin.transfer)
 
-    def factory(protocol) -> mqtt.Client:
-        c = make_client(settings, f"moodspeaker-publish-{uuid.uuid4().hex[:12]}",
-                        protocol=protocol)
+    def build() -> mqtt.Client:
+        c = make_client(settings, f"moodspeaker-publish-{uuid.uuid4().hex[:12]}")
         c.on_connect, c.on_subscribe, c.on_message = (
             answer.on_connect, answer.on_subscribe, answer.on_message)
         return c
 
-    client = connect(factory, settings, timeout=min(timeout, 30.0))
+    client = connect(build(), settings, timeout=min(timeout, 30.0))
     try:
         if not answer.subscribed.wait(10):
             raise PublishError(f"{settings.where()}: the broker did not confirm the"
