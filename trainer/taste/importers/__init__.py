@@ -100,7 +100,10 @@ def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
         matched = True
         src = report.source(member.label, describe(kind), item.role)
         src.kept_reposts = ctx.include_reposts
-        data = member.data()
+        try:
+            data = member.data()
+        except OSError as exc:
+            raise UserError(f"{member.label}: cannot read: {exc}") from None
         try:
             if item.role == "posts":
                 found = post_readers.READERS[kind](data, member.label, src, ctx)

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from device.errors import UserError
@@ -22,6 +23,7 @@ from .posts import decode, table_rows
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=1 << 16)  # a history repeats its favourite tracks thousands of times
 def match_key(*parts: str) -> str:
     """``"Beyoncé - Halo, Live"`` -> ``"beyonce halo live"``."""
     text = unicodedata.normalize("NFKD", " ".join(p for p in parts if p))
