@@ -288,3 +288,21 @@ def test_ingest_on_a_311_broker_keeps_its_session(mqtt_broker, tmp_path, speaker
             again.stop()
     finally:
         front.close()
+
+
+def test_ingest_command_waits_for_an_absent_broker_and_stops_cleanly(tmp_path):
+    from tests.mqtt_broker import free_port
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer.cli", "ingest", "--host", "127.0.0.1", "--port",
+         str(free_port()), "--db", str(tmp_path / "x.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(2.5)
+        assert proc.poll() is None  # still waiting for the broker, not failed
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out

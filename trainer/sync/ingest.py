@@ -19,7 +19,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from device.mqtt.client import MqttSettings, MQTTv5, connect, make_client
+from device.mqtt.client import ConnectError, MqttSettings, MQTTv5, connect, make_client
 from device.mqtt.protocol import (
     BASE_TOPIC,
     Ack,
@@ -98,7 +98,12 @@ class Ingest:
     def run(self, stop: threading.Event) -> None:
         """The service: start, serve until ``stop`` is set, stop."""
         try:
-            self.start(timeout=None, cancel=stop)
+            try:
+                self.start(timeout=None, cancel=stop)
+            except ConnectError:
+                if stop.is_set():  # stopped while the broker was still away: a clean stop
+                    return
+                raise
             stop.wait()
         finally:
             self.stop()
