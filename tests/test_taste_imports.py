@@ -397,3 +397,27 @@ def test_journal_and_ingest_store_read_by_column_name(tmp_path):
     for p in (journal, library):
         (folder / p.name).write_bytes(p.read_bytes())
     assert len(reader([Input(folder, "listens", None)]).listens) == 2
+
+
+def test_project_listens_table_and_endsong_history(tmp_path):
+    f = tmp_path / "listens.csv"
+    f.write_text(
+        "user,track_id,genre,started_at,ended_at,duration_s\n"
+        "ann,t1,Hip-Hop,100,200,180\n"
+        "ann,t2,Vaporwave,100,200,180\n"
+        "ann,t3,rock,300,200,180\n"
+    )
+    mapper = GenreMapper()
+    got = read_inputs([Input(f, "listens", None)], mapper)
+    assert [(x.track_id, x.genre) for x in got.listens] == [("t1", "rap"), ("t2", None)]
+    assert mapper.unmapped["vaporwave"] == 1
+    assert any("listens.csv:4" in s for s in got.report.skipped)
+    t0 = datetime(2019, 6, 1, 12, 0, tzinfo=UTC)  # older Extended history: endsong_0.json
+    endsong = tmp_path / "MyData" / "endsong_0.json"
+    endsong.parent.mkdir()
+    endsong.write_text(json.dumps(spotify_extended([(t0, "Loud Amps", "Smash", 180_000)],
+                                                   username=True)))  # fmt: skip
+    catalog = read_track_table(write_library(tmp_path / "library.sqlite3"))
+    old = reader([Input(endsong.parent, "listens", "ann")], catalog)
+    assert [(x.user, x.track_id) for x in old.listens] == [("ann", "rock/smash.mp3")]
+    assert "user names in the file: spotifyuser123" in old.report.summary()

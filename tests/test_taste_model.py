@@ -105,3 +105,21 @@ def test_default_artifact_loads():
 
     model = load_taste(Path(__file__).parent.parent / "models")
     assert model.prior.shape == (4, 7)
+
+
+def test_people_whose_posts_and_listens_never_meet_keep_the_prior():
+    """A listens-only person beside one with both (was a KeyError), and nobody in common
+    (was a reshape error): everyone gets a row; no evidence -> exactly the prior."""
+    posts = [MoodPost("a", 1000.0 * i, "happy") for i in range(1, 5)]
+    plays = [Listen(u, f"t{i}", "pop", 1000.0 * i, 1000.0 * i + 150, 200.0)
+             for u in ("a", "b") for i in range(1, 5)]  # fmt: skip
+    cfg = BuildConfig(tucker=TuckerConfig(ranks=(2, 2, 2)))
+    art = build_artifact(posts, plays, cfg, {})
+    assert list(art.arrays["users"]) == ["a", "b"] and art.info["users_without_evidence"] == 1
+    assert art.arrays["evidence"][0].sum() > 0 and art.arrays["evidence"][1].sum() == 0
+    np.testing.assert_allclose(art.arrays["preferences"][1], art.arrays["prior"])
+    apart = build_artifact(posts, [p for p in plays if p.user == "b"], cfg, {})
+    assert list(apart.arrays["users"]) == ["a", "b"] and apart.arrays["evidence"].sum() == 0
+    anchor = np.full((4, 7), 3.0, np.float32)
+    anchored = build_artifact(posts, plays, BuildConfig(tucker=cfg.tucker, anchor=anchor), {})
+    assert np.abs(anchored.arrays["prior"] - 3.0).max() < np.abs(art.arrays["prior"] - 3.0).max()

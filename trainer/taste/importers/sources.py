@@ -37,7 +37,6 @@ LISTEN_KINDS = {
 OTHER_KINDS = {
     "spotify_podcast": "Spotify podcast history",
     "track_table": "track table",
-    "library_index": "speaker library index",
 }
 
 
