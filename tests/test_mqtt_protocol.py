@@ -71,6 +71,8 @@ def test_listens_roundtrip_and_row_checks():
             p.check_listen(bad)
     with pytest.raises(p.ProtocolError, match="1-200"):
         p.encode_listens("dev", "b" * 32, [listen(event_id=str(i)) for i in range(201)])
+    with pytest.raises(p.ProtocolError, match="exceeds"):
+        p.decode_listens(b" " * (p.MAX_LISTENS_BYTES + 1))
     with pytest.raises(p.ProtocolError, match="version"):
         p.decode_listens(json.dumps({"v": 2, "device": "d", "batch": "b" * 32, "listens": [{}]}))
 

@@ -27,6 +27,7 @@ BASE_TOPIC = "moodspeaker"
 DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 MAX_BATCH = 200  # listens per message
+MAX_LISTENS_BYTES = 8 * 1024 * 1024  # one batch: 200 rows even with every text field full
 DEFAULT_CHUNK_BYTES = 64 * 1024
 MAX_CHUNK_BYTES = 256 * 1024  # far below any broker's message limit (Mosquitto: 256 MB)
 MAX_MODEL_BYTES = 256 * 1024 * 1024  # one delivered file
@@ -242,7 +243,7 @@ def encode_listens(device: str, batch: str, rows: Iterable[Mapping[str, Any]]) -
 
 def decode_listens(payload: bytes | str) -> ListenBatch:
     """The envelope only; rows are checked one by one so one bad row rejects only itself."""
-    obj = _load(payload, "listens")
+    obj = _load(payload, "listens", MAX_LISTENS_BYTES)
     rows = obj.get("listens")
     if not isinstance(rows, list) or not rows or len(rows) > MAX_BATCH:
         raise ProtocolError(f"listens: 'listens' must be a list of 1-{MAX_BATCH} rows")
