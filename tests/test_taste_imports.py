@@ -328,7 +328,7 @@ def test_project_tables_and_bad_rows(tmp_path):
     # --user makes every row this person's, and the report says which names the file had
     mine = reader([Input(csv_file, "posts", "me")])
     assert {p.user for p in mine.posts} == {"me"} and len(mine.posts) == 3
-    assert "user names in the file: ann" in mine.report.summary()
+    assert "the file's user names (ann) taken as the owner's" in mine.report.summary()
 
 
 def test_unreadable_inputs_are_one_line_errors(tmp_path):
@@ -420,4 +420,4 @@ def test_project_listens_table_and_endsong_history(tmp_path):
     catalog = read_track_table(write_library(tmp_path / "library.sqlite3"))
     old = reader([Input(endsong.parent, "listens", "ann")], catalog)
     assert [(x.user, x.track_id) for x in old.listens] == [("ann", "rock/smash.mp3")]
-    assert "user names in the file: spotifyuser123" in old.report.summary()
+    assert "the file's user names (spotifyuser123) taken as the owner's" in old.report.summary()

@@ -153,3 +153,16 @@ def test_no_overlap_cases_give_the_prior_and_exit_3(tmp_path, capsys):
 def test_build_input_errors_are_one_line(tmp_path, capsys, argv, message):
     code, text = run(capsys, "build", "--out", tmp_path / "m", *argv)
     assert code == 2 and message in text
+
+
+def test_a_big_build_lists_only_the_people_without_evidence():
+    from trainer.taste.build import Overlap, overlap_lines
+
+    span = (1.7e9, 1.7e9 + 86400)
+    found = [Overlap(f"u{i:02d}", 10, 8, 30, 9, 7 if i >= 3 else 0, span, span)
+             for i in range(25)]  # fmt: skip
+    lines = overlap_lines(found, 30)
+    assert lines[0] == ("25 people: 22 have posts with a clear mood and a listen within 30 "
+                        "minutes, 3 do not")  # fmt: skip
+    assert [line.split(":")[0] for line in lines[1:]] == ["u00", "u01", "u02"]
+    assert "none" not in lines[1] and lines[1].endswith("the prior, zero evidence")

@@ -177,6 +177,19 @@ class Overlap:
         return text
 
 
+def overlap_lines(found: list[Overlap], window_min: float, shown: int = 20) -> list[str]:
+    """A line per person; for a big build, a count and the people without evidence."""
+    if len(found) <= shown:
+        return [item.line(window_min) for item in found]
+    empty = [item for item in found if not item.clear_with_listen]
+    lines = [f"{len(found)} people: {len(found) - len(empty)} have posts with a clear mood and "
+             f"a listen within {window_min:g} minutes, {len(empty)} do not"]  # fmt: skip
+    lines += [item.line(window_min) for item in empty[:shown]]
+    if len(empty) > shown:
+        lines.append(f"... and {len(empty) - shown} more without evidence")
+    return lines
+
+
 def _span(span: tuple[float, float] | None) -> str:
     return "-" if span is None else f"{month(span[0])} to {month(span[1])}"
 
@@ -251,8 +264,8 @@ def build(imported: Imported, cfg: BuildConfig,
     """Post moods, the overlap per person (said before the slow fit), then the model."""
     results = classify_each(imported.posts, cfg.min_confidence)
     found = overlaps(imported.posts, results, imported.listens, imported.people, cfg.window_min)
-    for item in found:
-        say(item.line(cfg.window_min))
+    for line in overlap_lines(found, cfg.window_min):
+        say(line)
     mood_posts, mood_info = mood_posts_of(imported.posts, results)
     info = {
         "source": "moodspeaker-train taste build",

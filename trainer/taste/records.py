@@ -39,24 +39,45 @@ class SourceReport:
     kind: str  # "Mastodon outbox"
     role: str  # "posts" | "listens"
     read: Counter[str] = field(default_factory=Counter)  # person -> rows
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # person -> first, last
     reposts: int = 0
     kept_reposts: bool = False
-    first: float | None = None
-    last: float | None = None
     reasons: Counter[str] = field(default_factory=Counter)
     details: list[str] = field(default_factory=list)  # "where: why", the first 1000
     names_in_file: set[str] = field(default_factory=set)  # user names the rows carried
 
     def add(self, person: str, when: float) -> None:
         self.read[person] += 1
-        self.first = when if self.first is None else min(self.first, when)
-        self.last = when if self.last is None else max(self.last, when)
+        first, last = self.spans.get(person, (when, when))
+        self.spans[person] = (min(first, when), max(last, when))
 
     def skip(self, where: str, why: str, reason: str | None = None) -> None:
         """``reason`` groups rows for the summary ("bad time"); ``why`` is the detail."""
         self.reasons[reason or why] += 1
         if len(self.details) < 1000:
             self.details.append(f"{where}: {why}")
+
+    def span(self, person: str | None = None) -> str:
+        spans = [self.spans[person]] if person else list(self.spans.values())
+        if not spans:
+            return "-"
+        from .importers.times import day
+
+        return f"{day(min(a for a, _ in spans))} to {day(max(b for _, b in spans))}"
+
+    def notes(self) -> str:
+        """Reposts, skipped rows by reason, and user names overridden by the owner."""
+        text = ""
+        if self.reposts:
+            what = "kept (--include-reposts)" if self.kept_reposts else "left out"
+            text += f", {self.reposts} reposts/boosts {what}"
+        if self.reasons:
+            why = ", ".join(f"{n} {r}" for r, n in self.reasons.most_common(4))
+            text += f", {sum(self.reasons.values())} skipped ({why})"
+        others = sorted(self.names_in_file - set(self.read))
+        if others:
+            text += f"; the file's user names ({', '.join(others[:5])}) taken as the owner's"
+        return text
 
 
 @dataclass
@@ -88,21 +109,28 @@ class ImportReport:
     def people(self) -> list[str]:
         return sorted({p for s in self.sources for p in s.read})
 
-    def summary(self, limit: int = 10) -> str:
-        """Per person and source: rows read, skipped and why, reposts, time span; then the
-        genre matching of streamed plays and the first bad rows by place."""
-        from .importers.times import day
-
+    def summary(self, limit: int = 10, people_shown: int = 20) -> str:
+        """Per person and source: rows read, skipped and why, reposts, time span (a file
+        shared by several people gets its own line); then the genre matching of streamed
+        plays and the first bad rows by place."""
         lines = []
-        for person in self.people():
-            lines.append(f"{person}:")
-            for s in (s for s in self.sources if s.read[person]):
-                span = f"{day(s.first)} to {day(s.last)}" if s.first is not None else "-"
-                lines.append(f"  {s.role:7s} {s.source} ({s.kind}): {s.read[person]} read, "
-                             f"{span}{_extra(s)}")  # fmt: skip
-        empty = [s for s in self.sources if not s.read]
-        for s in empty:
-            lines.append(f"nobody: {s.role} {s.source} ({s.kind}): 0 read{_extra(s)}")
+        people = self.people()
+        per_person = len(people) <= people_shown
+        own = [s for s in self.sources if len(s.read) == 1 and per_person]
+        if per_person:
+            for person in people:
+                lines.append(f"{person}:")
+                for s in (s for s in self.sources if s.read[person]):
+                    notes = s.notes() if s in own else ""
+                    lines.append(f"  {s.role:7s} {s.source} ({s.kind}): {s.read[person]} read, "
+                                 f"{s.span(person)}{notes}")  # fmt: skip
+        else:
+            lines.append(f"{len(people)} people; per file:")
+        for s in (s for s in self.sources if s not in own):
+            total = sum(s.read.values())
+            who = f" for {len(s.read)} people" if len(s.read) > 1 else ""
+            lines.append(f"  {s.role:7s} {s.source} ({s.kind}): {total} read{who}, "
+                         f"{s.span()}{s.notes()}")  # fmt: skip
         for name, n in self.ignored.items():
             lines.append(f"{name}: {n} other files, not posts or listens (ignored)")
         for role, n in self.duplicates.items():
@@ -123,16 +151,3 @@ class ImportReport:
         skipped = sum(sum(s.reasons.values()) for s in (*self.sources, self._loose))
         lines.append(f"read {read}; skipped {skipped} bad rows/files")
         return "\n".join(lines)
-
-
-def _extra(s: SourceReport) -> str:
-    text = ""
-    if s.reposts:
-        what = "kept (--include-reposts)" if s.kept_reposts else "left out"
-        text += f", {s.reposts} reposts/boosts {what}"
-    if s.reasons:
-        why = ", ".join(f"{n} {r}" for r, n in s.reasons.most_common(4))
-        text += f", {sum(s.reasons.values())} skipped ({why})"
-    if len(s.names_in_file) > 1 or (s.names_in_file and s.names_in_file != set(s.read)):
-        text += f"; user names in the file: {', '.join(sorted(s.names_in_file)[:5])}"
-    return text
