@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from device.errors import UserError
@@ -160,41 +161,35 @@ def _streamed(inp: ListenInput, owner: str, artist: str, title: str, uri: str,
     return Listen(owner, hit.track_id, inp.mapper.map(hit.genre), start, end, max(duration, 1.0))
 
 
-def spotify_extended(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
-                     inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
+@dataclass(frozen=True)
+class _Stream:
+    end: float  # when the play ended, epoch seconds
+    played: float  # seconds
+    artist: str
+    title: str
+    uri: str = ""
+    username: str = ""
+
+
+def _extended(item: dict) -> _Stream:
     """``Streaming_History_Audio_*.json`` / ``endsong_*.json``: ``ts`` is when the play
     ended (UTC), ``ms_played`` how long it ran; podcasts and videos have no track name."""
-    owner = ctx.person(where, "Spotify history")
-    inp.need_catalog(where, "Spotify history")
-    doc = _load_json(data, where, src)
-    if not isinstance(doc, list):
-        return
-    for i, item in enumerate(doc):
-        place = f"{where}: [{i}]"
-        try:
-            end = parse_time(item["ts"])
-            played = float(item["ms_played"]) / 1000.0
-        except (KeyError, TypeError, ValueError) as exc:
-            src.skip(place, f"bad stream entry: {exc}", "bad entry")
-            continue
-        artist = item.get("master_metadata_album_artist_name")
-        title = item.get("master_metadata_track_name")
-        if not artist or not title:
-            src.skip(place, "not a music track (podcast or video)", "not music")
-            continue
-        if item.get("username"):
-            src.names_in_file.add(str(item["username"]))
-        src.add(owner, end - played)
-        listen = _streamed(inp, owner, str(artist), str(title),
-                           str(item.get("spotify_track_uri") or ""), end - played, end)  # fmt: skip
-        if listen:
-            yield listen
+    return _Stream(parse_time(item["ts"]), float(item["ms_played"]) / 1000.0,
+                   str(item.get("master_metadata_album_artist_name") or ""),
+                   str(item.get("master_metadata_track_name") or ""),
+                   str(item.get("spotify_track_uri") or ""),
+                   str(item.get("username") or ""))  # fmt: skip
 
 
-def spotify_account(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
-                    inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
+def _account(item: dict) -> _Stream:
     """Account Data ``StreamingHistory*.json``: ``endTime`` ("2024-03-15 09:30", UTC),
     ``artistName``, ``trackName``, ``msPlayed``."""
+    return _Stream(parse_time(item["endTime"]), float(item["msPlayed"]) / 1000.0,
+                   str(item["artistName"] or ""), str(item["trackName"] or ""))  # fmt: skip
+
+
+def _spotify(entry, data: bytes, where: str, src: SourceReport, ctx: ReadContext,
+             inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
     owner = ctx.person(where, "Spotify history")
     inp.need_catalog(where, "Spotify history")
     doc = _load_json(data, where, src)
@@ -203,16 +198,24 @@ def spotify_account(data: bytes, where: str, src: SourceReport, ctx: ReadContext
     for i, item in enumerate(doc):
         place = f"{where}: [{i}]"
         try:
-            end = parse_time(item["endTime"])
-            played = float(item["msPlayed"]) / 1000.0
-            artist, title = str(item["artistName"]), str(item["trackName"])
-        except (KeyError, TypeError, ValueError) as exc:
+            play = entry(item)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             src.skip(place, f"bad stream entry: {exc}", "bad entry")
             continue
-        src.add(owner, end - played)
-        listen = _streamed(inp, owner, artist, title, "", end - played, end)
+        if not play.artist or not play.title:
+            src.skip(place, "not a music track (podcast or video)", "not music")
+            continue
+        if play.username:
+            src.names_in_file.add(play.username)
+        start = play.end - play.played
+        src.add(owner, start)
+        listen = _streamed(inp, owner, play.artist, play.title, play.uri, start, play.end)
         if listen:
             yield listen
+
+
+spotify_extended = partial(_spotify, _extended)
+spotify_account = partial(_spotify, _account)
 
 
 def lastfm(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
