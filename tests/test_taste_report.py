@@ -45,3 +45,26 @@ def test_report_for_someone_unknown_or_a_broken_model(tmp_path, capsys):
     (tmp_path / "taste.npz").write_bytes(b"garbage")
     code, text = run(capsys, "report", "--user", "ann", "--models", tmp_path)
     assert code == 2 and "sha256" in text
+
+
+def test_unmatched_tracks_come_back_as_a_table_to_fill_in(tmp_path, capsys):
+    from datetime import datetime, timezone
+
+    from tests.test_taste_imports import spotify_extended, write_spotify_zip
+
+    t0 = datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+    plays = [(t0, "Nobody", "Unknown Song", 100_000), (t0, "Sunny Band", "Good Day", 100_000)]
+    zipped = write_spotify_zip(tmp_path / "s.zip", spotify_extended(plays))
+    library = write_library(tmp_path / "library.sqlite3")
+    rep = tmp_path / "rep"
+    code, text = run(capsys, "build", "--user", "ann", "--listens", zipped, "--tracks", library,
+                     "--out", tmp_path / "m", "--report", rep)  # fmt: skip
+    assert code == 3  # listens only: no evidence
+    assert "most played unmatched (add them to --tracks): Nobody - Unknown Song (1)" in text
+    table = rep / "unmatched_tracks.csv"
+    assert table.read_text().splitlines() == ["track_id,genre,duration_s,plays",
+                                              "Nobody - Unknown Song,,,1"]  # fmt: skip
+    table.write_text("track_id,genre,duration_s,plays\nNobody - Unknown Song,Jazz,200,1\n")
+    code, text = run(capsys, "build", "--user", "ann", "--listens", zipped, "--tracks", library,
+                     table, "--out", tmp_path / "m")  # fmt: skip
+    assert "2 of 2 streamed plays matched" in text

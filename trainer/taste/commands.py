@@ -88,11 +88,30 @@ def run_build(args: argparse.Namespace) -> int:
         for person in imported.people:
             files = write(person_report(model, person, result.samples[person]), args.report)
             print(f"report for {person}: {', '.join(map(str, files))}")
+        if imported.report.unmatched:
+            path = write_unmatched(imported.report.unmatched, args.report)
+            print(f"unmatched tracks, most played first: {path} (fill in genre and "
+                  "duration_s, then give it to --tracks)")  # fmt: skip
     empty = result.without_evidence()
     if empty:
         print(f"no evidence, the prior only: {', '.join(empty)} (see the overlap above)")
         return NO_EVIDENCE_EXIT
     return 0
+
+
+def write_unmatched(unmatched, out_dir: Path) -> Path:
+    """A track table to fill in: ``track_id`` is ``Artist - Title``, as ``--tracks`` reads."""
+    import csv
+
+    path = Path(out_dir) / "unmatched_tracks.csv"
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["track_id", "genre", "duration_s", "plays"])
+            writer.writerows([name, "", "", n] for name, n in unmatched.most_common())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc}") from None
+    return path
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -89,7 +89,8 @@ def read_track_csv(path: Path, catalog: Catalog) -> None:
     except OSError as exc:
         raise UserError(f"{path}: cannot read the track table: {exc}") from None
     text = decode(data, str(path), src)
-    rows = table_rows(text or "", str(path).endswith(".jsonl"), str(path), src)
+    text = text or ""
+    rows = table_rows(text, text.lstrip().startswith("{"), str(path), src)
     for line, row in rows:
         try:
             duration = float(row["duration_s"]) if row.get("duration_s") else None
@@ -99,6 +100,8 @@ def read_track_csv(path: Path, catalog: Catalog) -> None:
             raise UserError(f"{path}:{line}: bad track table row: {exc}") from None
         if duration is not None and not duration > 0:
             raise UserError(f"{path}:{line}: bad track table row: duration_s {duration}")
+        if not str(genre or "").strip():
+            continue  # a row of unmatched_tracks.csv not filled in yet
         info = TrackInfo(track_id, genre, duration)
         catalog.add(info, track_id)
         if row.get("artist") and row.get("title"):

@@ -54,7 +54,8 @@ def read_people(path: Path) -> list[Input]:
             files = [value] if isinstance(value, str) else value
             if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
                 raise UserError(f"{path}: [{person}] {role} must be a path or a list of paths")
-            inputs += [Input(path.parent / f, role, person.strip()) for f in files]
+            inputs += [Input(path.parent / Path(f).expanduser(), role, person.strip())
+                       for f in files]  # fmt: skip
     if not inputs:
         raise UserError(f"{path}: names nobody's posts or listens")
     return inputs
