@@ -163,8 +163,7 @@ def weibo_csv(rows: list[tuple[str, str, bool]]) -> str:
     """(Beijing time 'YYYY-mm-dd HH:MM:SS', text, original)."""
     lines = [WEIBO_HEADER]
     for i, (stamp, text, original) in enumerate(rows):
-        src = ",,," if original else ',1234,某人,999,"别人的微博，很开心[哈哈]"'
-        src = src if not original else ",,,,"
+        src = ",,,," if original else ',1234,某人,999,"别人的微博，很开心[哈哈]"'
         lines.append(f'{4900000000 + i},Nx{i},"{text}",,,,,{stamp[:10]},iPhone客户端,3,1,0,,,'
                      f'{stamp},{original}{src}')  # fmt: skip
     return "\ufeff" + "\n".join(lines) + "\n"
@@ -236,13 +235,15 @@ def test_weibo_crawler_csv_beijing_time_reposts_and_timezone(tmp_path):
     f = tmp_path / "1669879400.csv"
     f.write_text(weibo_csv([("2024-03-15 09:30:12", SAD, True),
                             ("2024-03-15 10:00:00", "转发微博", False),
-                            ("not a date", HAPPY, True)]), encoding="utf-8")  # fmt: skip
+                            ("not a date", HAPPY, True), ("2024-03-16", HAPPY, True)]),
+               encoding="utf-8")  # fmt: skip
     got = reader([Input(f, "posts", "bo")])
     assert [p.text for p in got.posts] == [SAD]
     # 09:30:12 in Beijing (UTC+8) is 01:30:12 UTC
     assert got.posts[0].time == datetime(2024, 3, 15, 1, 30, 12, tzinfo=UTC).timestamp()
     (src,) = got.report.sources
     assert src.kind == "Weibo crawler CSV" and src.reposts == 1 and src.reasons["bad time"] == 1
+    assert src.reasons["no time of day"] == 1
     assert any(f"{f}:4" in s for s in got.report.skipped)
     utc = reader([Input(f, "posts", "bo")], timezone=zone("UTC"))
     assert utc.posts[0].time - got.posts[0].time == 8 * 3600

@@ -163,6 +163,9 @@ def weibo(data: bytes, where: str, src: SourceReport, ctx: ReadContext) -> Itera
     for line, row in table_rows(text, False, where, src):
         place = f"{where}:{line}"
         stamp = (row.get("完整日期") or row.get("日期") or "").strip()
+        if len(stamp) == 10:  # "2024-03-15": older crawls have the day only
+            src.skip(place, f"date without a time of day: {stamp!r}", "no time of day")
+            continue
         try:
             when = parse_time(stamp, tz)
         except ValueError as exc:
