@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from .text import clean_text
 from .times import parse_time
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_DAY_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def decode(data: bytes, where: str, src: SourceReport) -> str | None:
@@ -163,7 +165,7 @@ def weibo(data: bytes, where: str, src: SourceReport, ctx: ReadContext) -> Itera
     for line, row in table_rows(text, False, where, src):
         place = f"{where}:{line}"
         stamp = (row.get("完整日期") or row.get("日期") or "").strip()
-        if len(stamp) == 10:  # "2024-03-15": older crawls have the day only
+        if _DAY_ONLY.match(stamp):  # "2024-03-15": older crawls have the day only
             src.skip(place, f"date without a time of day: {stamp!r}", "no time of day")
             continue
         try:
