@@ -397,7 +397,9 @@ def test_journal_and_ingest_store_read_by_column_name(tmp_path):
     folder.mkdir()
     for p in (journal, library):
         (folder / p.name).write_bytes(p.read_bytes())
-    assert len(reader([Input(folder, "listens", None)]).listens) == 2
+    both = reader([Input(folder, "listens", None)])
+    assert len(both.listens) == 2 and both.report.ignored[str(folder)] == 1
+    assert [s.source for s in both.report.sources] == [f"{folder}/journal.sqlite3"]
 
 
 def test_project_listens_table_and_endsong_history(tmp_path):

@@ -97,7 +97,6 @@ def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
             else:
                 ignored += 1
             continue
-        matched = True
         src = report.source(member.label, describe(kind), item.role)
         src.kept_reposts = ctx.include_reposts
         try:
@@ -105,25 +104,35 @@ def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
         except OSError as exc:
             raise UserError(f"{member.label}: cannot read: {exc}") from None
         try:
-            if item.role == "posts":
-                found = post_readers.READERS[kind](data, member.label, src, ctx)
-            else:
-                extra = {"path": path} if kind == "sqlite" and not container else {}
-                found = listen_readers.READERS[kind](data, member.label, src, ctx,
-                                                     listen_input, **extra)  # fmt: skip
-            for record in found:
-                if kind not in listen_readers.STREAMED:
-                    src.add(record.user, record.time if item.role == "posts"
-                            else record.started_at)  # fmt: skip
-                records.append(record)
-        except UserError as exc:
-            if not container or kind != "sqlite":  # e.g. a library index in the folder
+            records += _records(item.role, kind, data, member.label, src, ctx, listen_input,
+                                path if kind == "sqlite" and not container else None)  # fmt: skip
+        except listen_readers.NotAJournal:
+            if not container:
                 raise
-            src.skip(member.label, str(exc).removeprefix(f"{member.label}: "), "unreadable")
+            report.sources.remove(src)  # the library index beside the journal: not listens
+            ignored += 1
+            continue
+        matched = True
     if container and ignored:
         report.ignored[str(path)] += ignored
     if not matched:
         raise UserError(_nothing_found(path, item.role, other, looked, container))
+    return records
+
+
+def _records(role: str, kind: str, data: bytes, where: str, src, ctx: ReadContext,
+             listen_input: listen_readers.ListenInput, path: Path | None) -> list:  # fmt: skip
+    """One file's records, counted per person in ``src``."""
+    if role == "posts":
+        found = post_readers.READERS[kind](data, where, src, ctx)
+    elif kind == "sqlite":
+        found = listen_readers.journal(data, where, src, ctx, listen_input, path)
+    else:
+        found = listen_readers.READERS[kind](data, where, src, ctx, listen_input)
+    records = list(found)
+    if kind not in listen_readers.STREAMED:  # streamed plays count themselves, matched or not
+        for r in records:
+            src.add(r.user, r.time if role == "posts" else r.started_at)
     return records
 
 

@@ -31,6 +31,10 @@ from .times import parse_time
 LASTFM_PLAY_S = 210.0  # a scrobble's length when the catalog has none (plays are whole)
 
 
+class NotAJournal(UserError):
+    """A SQLite file without a ``listens`` table (in a folder: the library index, ignored)."""
+
+
 @dataclass
 class ListenInput:
     """What listen readers share: the genre mapper, the catalog and the tallies."""
@@ -134,7 +138,7 @@ def _journal_rows(path: Path, where: str) -> tuple[list, list[str]]:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "listens" not in tables:
                 hint = " (a library index? give it to --tracks)" if "tracks" in tables else ""
-                raise UserError(f"{where}: no listens table, not a speaker journal{hint}")
+                raise NotAJournal(f"{where}: no listens table, not a speaker journal{hint}")
             cursor = db.execute("SELECT rowid, * FROM listens")
             names = [d[0] for d in cursor.description][1:]
             missing = [c for c in _NEEDED if c not in names]
