@@ -27,7 +27,7 @@ from .sources import LISTEN_KINDS, POST_KINDS, describe, members, sniff
 from .times import parse_time
 
 __all__ = [
-    "Catalog", "Imported", "Input", "match_key", "parse_time", "read_inputs",
+    "Catalog", "ImportReport", "Imported", "Input", "match_key", "parse_time", "read_inputs",
     "read_listens", "read_people", "read_posts", "read_track_table",
 ]  # fmt: skip
 
