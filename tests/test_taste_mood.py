@@ -1,11 +1,8 @@
-from pathlib import Path
-
 import pytest
 
 from trainer.taste.mood import PostMoodClassifier
-from trainer.taste.mood.nlpcc import evaluate_nlpcc, read_split
-
-NLPCC = Path(__file__).parent.parent.parent / "shared" / "data" / "nlpcc2014_weibo_emotion"
+from trainer.taste.mood.corpora import read_split
+from trainer.taste.mood.scoring import evaluate_posts
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +20,17 @@ def test_clear_cases(clf):
     assert clf.classify("I hate this, I am so angry and furious").mood == "angry"
 
 
-@pytest.mark.skipif(not NLPCC.exists(), reason="../shared/data not available")
-def test_nlpcc_precision(clf):
-    result = evaluate_nlpcc(NLPCC, clf, split="test")
-    assert result["emotional_precision"] >= 0.70  # 0.741 with the shipped weights
-    assert result["emotional_assigned"] > 1500 and result["macro_f1"] > 0.45
+def test_nlpcc_held_out_half(clf, shared_data):
+    posts = read_split(shared_data / "nlpcc2014_weibo_emotion", "test")
+    result = evaluate_posts(clf, [p.mood for p in posts], [p.text for p in posts])
+    assert result["precision"] >= 0.72  # 0.764 with the shipped model
+    assert result["macro_f1_no_threshold"] >= 0.60  # 0.623; the old lexicon model: 0.617
 
 
-@pytest.mark.skipif(not NLPCC.exists(), reason="../shared/data not available")
-def test_nlpcc_fit_and_test_rows_never_overlap():
-    fit, test, every = (read_split(NLPCC, s) for s in ("fit", "test", "all"))
+def test_nlpcc_fit_and_test_rows_never_overlap(shared_data):
+    nlpcc = shared_data / "nlpcc2014_weibo_emotion"
+    fit, test, every = (read_split(nlpcc, s) for s in ("fit", "test", "all"))
     assert not {p.id for p in fit} & {p.id for p in test}
     assert len(fit) + len(test) == len(every)
     with pytest.raises(ValueError, match="unknown NLPCC split"):
-        read_split(NLPCC, "train")
+        read_split(nlpcc, "train")

@@ -1,4 +1,4 @@
-"""``moodspeaker-train taste ...``: build, report, evaluate, simulate, mood, lexicon."""
+"""``moodspeaker-train taste ...``: build, report, evaluate, simulate, mood, prior."""
 
 from __future__ import annotations
 
@@ -24,10 +24,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from device.errors import UserError
+
     from .simulate import simulate, write_simulation
 
-    sim = simulate(args.nlpcc, args.lastfm, args.users, args.posts_per_user, seed=args.seed,
-                   mood_share=args.mood_share)  # fmt: skip
+    source = args.smp if args.posts_from == "smp" else args.nlpcc
+    if source is None:
+        raise UserError(f"--posts-from {args.posts_from} needs --{args.posts_from} PATH")
+    sim = simulate(source, args.lastfm, args.users, args.posts_per_user, seed=args.seed,
+                   mood_share=args.mood_share, posts_from=args.posts_from)  # fmt: skip
     write_simulation(sim, args.out)
     print(f"wrote {args.out}/posts.csv ({len(sim.posts)}), listens.csv ({len(sim.listens)}), "
           "truth.npz")  # fmt: skip
@@ -35,35 +40,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_mood(args: argparse.Namespace) -> int:
-    from .mood import PostMoodClassifier
-    from .mood.nlpcc import evaluate_nlpcc
+    from .mood.commands import run_mood
 
-    if args.fit:
-        from .mood.fit import fit_nlpcc, write_fit
-
-        fitted = fit_nlpcc(args.fit)
-        write_fit(fitted)
-        print(f"fitted on the even rows: l2 {fitted.l2}, threshold {fitted.min_confidence}, "
-              f"{len(fitted.tokens)} tokens")  # fmt: skip
-    classifier = PostMoodClassifier(min_confidence=args.min_confidence)
-    if args.curve and args.nlpcc:
-        from .mood.nlpcc import threshold_curve
-
-        result = threshold_curve(args.nlpcc, classifier, split=args.split)
-        print(json.dumps(result, indent=1))
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        return 0
-    if args.nlpcc:
-        result = evaluate_nlpcc(args.nlpcc, classifier, split=args.split)
-        print(json.dumps(result, indent=2))
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        return 0
-    for text in args.text:
-        res = classifier.classify(text)
-        print(f"{res.mood or 'unclear'}\t{res.language}\t{text}")
-    return 0
+    return run_mood(args)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -102,14 +81,6 @@ def cmd_prior(args: argparse.Namespace) -> int:
             "# Population prior: value (rows with that mood and genre)\n\n" + table(prior)
             + "\nHeld-out MSE (5-fold over rows, rows with a mood): "
             + json.dumps(cv["mse"]) + "\n", encoding="utf-8")  # fmt: skip
-    return 0
-
-
-def cmd_lexicon(args: argparse.Namespace) -> int:
-    from .mood.derive import DATA_DIR, derive_dutir, derive_nrc
-
-    print(f"{derive_dutir(args.dutir, DATA_DIR / 'zh_dutir.csv')} DUTIR words")
-    print(f"{derive_nrc(args.nrc, DATA_DIR / 'en_nrc.csv')} NRC words")
     return 0
 
 
@@ -181,7 +152,11 @@ def register(subparsers) -> None:
     e.set_defaults(handler=cmd_evaluate)
 
     s = sub.add_parser("simulate", help="semi-synthetic users with planted tastes")
-    s.add_argument("--nlpcc", type=Path, required=True)
+    s.add_argument("--posts-from", choices=("nlpcc", "smp"), default="nlpcc",
+                   help="whose held-out posts users publish: NLPCC 2014's odd rows or "
+                   "SMP2020-EWECT's test splits (never fitted on)")  # fmt: skip
+    s.add_argument("--nlpcc", type=Path, help="NLPCC 2014 CSV or directory")
+    s.add_argument("--smp", type=Path, help="SMP2020-EWECT directory")
     s.add_argument("--lastfm", type=Path, required=True)
     s.add_argument("--users", type=int, default=200)
     s.add_argument("--posts-per-user", type=int, default=60)
@@ -195,29 +170,10 @@ def register(subparsers) -> None:
     s.add_argument("--out", type=Path, required=True, metavar="DIR")
     s.set_defaults(handler=cmd_simulate)
 
-    m = sub.add_parser("mood", help="classify posts, or score on NLPCC 2014")
-    m.add_argument("text", nargs="*")
-    m.add_argument("--nlpcc", type=Path, help="score on this NLPCC CSV or directory")
-    m.add_argument("--split", choices=("all", "test"), default="test",
-                   help="test = odd rows (the half the weights were not fitted on)")  # fmt: skip
-    m.add_argument(
-        "--min-confidence",
-        type=float,
-        default=None,
-        help="confidence threshold (default: the one shipped with the weights)",
-    )
-    m.add_argument(
-        "--curve",
-        action="store_true",
-        help="with --nlpcc: precision / coverage / macro-F1 per threshold",
-    )
-    m.add_argument(
-        "--fit",
-        type=Path,
-        metavar="NLPCC",
-        help="maintainers: refit the shipped weights on NLPCC's even rows",
-    )
-    m.add_argument("--json", type=Path)
+    from .mood.commands import add_arguments as add_mood_arguments
+
+    m = sub.add_parser("mood", help="post moods: classify, score on a corpus, evaluate, refit")
+    add_mood_arguments(m)
     m.set_defaults(handler=cmd_mood)
 
     p = sub.add_parser("prior", help="population prior from public data -> DIR/taste.npz")
@@ -232,8 +188,3 @@ def register(subparsers) -> None:
     p.add_argument("--k", type=float, default=20.0, help="shrinkage pseudo-count (rows)")
     p.add_argument("--json", type=Path, help="also write the prior, evidence and CV here")
     p.set_defaults(handler=cmd_prior)  # fmt: skip
-
-    lx = sub.add_parser("lexicon", help="re-derive the shipped lexicon files (maintainers)")
-    lx.add_argument("--dutir", type=Path, required=True)
-    lx.add_argument("--nrc", type=Path, required=True)
-    lx.set_defaults(handler=cmd_lexicon)

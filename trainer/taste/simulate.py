@@ -1,11 +1,13 @@
 """``taste simulate``: users with planted mood x genre tastes, real posts, real timing.
 
 Each simulated user has a planted preference table ``P*[e, g]`` (0-10): a population
-pattern plus a low-rank personal deviation. They publish real NLPCC Weibo posts whose
-(mapped) label is their current mood and, around most posts, listen to a session whose
-genres are drawn with probability rising steeply with ``P*[mood]`` and whose tracks are
-heard longer when liked. Gaps between plays are resampled from real Last.fm-1K sessions.
-The pipeline's output can then be scored against ``P*`` (Spearman per user and mood).
+pattern plus a low-rank personal deviation. They publish real Weibo posts the post-mood
+classifier was never fitted on (``--posts-from``: NLPCC 2014's odd rows, or SMP2020-EWECT's
+usual and virus test splits) whose (mapped) label is their current mood and, around most
+posts, listen to a session whose genres are drawn with probability rising steeply with
+``P*[mood]`` and whose tracks are heard longer when liked. Gaps between plays are
+resampled from real Last.fm-1K sessions. The pipeline's output can then be scored against
+``P*`` (Spearman per user and mood).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from device.genres import GENRES
 from device.manifest import MOODS
 
 from .importers import parse_time
-from .mood.nlpcc import read_nlpcc
+from .mood.corpora import LabelledPost, read_corpus
 from .records import Listen, Post
 
 
@@ -31,7 +33,17 @@ class Simulation:
     listens: list[Listen]
     users: tuple[str, ...]
     truth: np.ndarray  # (U, E, G) planted preferences, 0-10
-    post_moods: tuple[str, ...] = ()  # the true (NLPCC) mood of each post, for diagnosis only
+    post_moods: tuple[str, ...] = ()  # the true (labelled) mood of each post, for diagnosis only
+
+
+POST_SPLITS = {"nlpcc": ("test",), "smp": ("usual_test", "virus_test")}
+
+
+def held_out_posts(posts_from: str, path: Path) -> list[LabelledPost]:
+    """Labelled posts the shipped classifier was not fitted on (``POST_SPLITS``)."""
+    if posts_from not in POST_SPLITS:
+        raise UserError(f"--posts-from must be one of {', '.join(POST_SPLITS)}, not {posts_from!r}")
+    return [p for split in POST_SPLITS[posts_from] for p in read_corpus(posts_from, path, split)]
 
 
 def session_gaps(lastfm_dir: Path) -> np.ndarray:
@@ -71,16 +83,18 @@ def planted_tastes(
 
 
 def simulate(
-    nlpcc: Path,
+    source: Path,
     lastfm: Path,
     n_users: int = 200,
     posts_per_user: int = 60,
     tracks_per_genre: int = 40,
     seed: int = 0,
     mood_share: float = 0.5,
+    posts_from: str = "nlpcc",
 ) -> Simulation:
+    """``source``: NLPCC 2014's CSV (or folder), or the SMP2020-EWECT folder (``posts_from``)."""
     rng = np.random.default_rng(seed)
-    corpus = read_nlpcc(nlpcc)[1::2]  # the held-out half: the classifier never saw it
+    corpus = held_out_posts(posts_from, Path(source))
     by_mood = {m: [p.text for p in corpus if p.mood == m] for m in MOODS}
     gaps = session_gaps(lastfm)
     truth = planted_tastes(n_users, rng, mood_share=mood_share)

@@ -1,4 +1,4 @@
-"""Mood of a social post from its emotion words (Chinese: DUTIR, English: NRC EmoLex)."""
+"""Mood of a social post: Chinese and English n-gram models fitted on labelled corpora."""
 
 from .classify import MoodResult, PostMoodClassifier
 

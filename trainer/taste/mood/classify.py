@@ -1,48 +1,27 @@
-"""Classify a post's mood from emotion words, per language.
+"""Classify a post's mood: route by language, score with that language's n-gram model.
 
-Chinese posts are segmented with jieba and matched against the DUTIR affective lexicon
-(21 categories, intensity 1-9); English posts against NRC EmoLex; Weibo emoticons ([泪],
-[怒] ...) are matched in any language. Degree adverbs (很, 非常, very ...) multiply a word's
-intensity; a negation (不, 没有, not ...) among the three preceding words moves the word to a
-separate "negated" feature instead of counting for its mood. The per-category evidence is
-combined by a small linear (softmax) model with a bag of jieba tokens beside them: the
-lexicon alone finds emotion words in only a quarter of Weibo posts and cannot tell a sad
-"哭" from a laughing one, so the tokens' weights carry what the lexicon misses. Weights
-ship in ``data/weights.csv`` (lexicon features), ``data/tokens.csv`` (tokens) and
-``data/classifier.json`` (the confidence threshold), all fitted on the even rows of
-NLPCC 2014 only (``fit.py``; the threshold by cross-validation within those rows). A post
-whose best mood is less probable than ``min_confidence`` is *unclear* and skipped by the
-pipeline (the paper's rule); a post with no evidence at all (no lexicon word, emoticon or
-known token) is ``neutral``.
+The models (``data/post_mood.npz``, ``features.py``) and ``data/classifier.json`` (the
+confidence threshold per language and the cross-validated confusion counts) are written by
+``fit.py``. A post whose most probable mood is below its language's threshold is *unclear*
+(``mood`` None) and skipped by the pipeline; so is a post in neither Chinese nor English.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import logging
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .derive import DUTIR_TO_MOOD
+from device.errors import UserError
+
+from .features import CLASSES, LanguageModel, language, load_models
 
 DATA_DIR = Path(__file__).parent / "data"
-CLASSES: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
+MODEL_FILE = "post_mood.npz"
+META_FILE = "classifier.json"
 EMOTIONAL = CLASSES[:3]
-FEATURES: tuple[str, ...] = (
-    *(f"zh:{c}" for c in DUTIR_TO_MOOD),
-    *(f"en:{m}" for m in EMOTIONAL),
-    *(f"emo:{m}" for m in EMOTIONAL),
-    "neg:positive", "neg:negative",
-)  # fmt: skip
-_EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_LATIN_WORD = re.compile(r"[a-z][a-z']+")
-_NOISE = re.compile(r"https?://\S+|//@[^:：]+[:：]|[@#][^\s:：,，]+")
 
 
 @dataclass(frozen=True)
@@ -58,207 +37,102 @@ class MoodResult:
         return self.mood is not None
 
 
-@dataclass(frozen=True)
-class Lexicon:
-    words: dict[str, tuple[str, float]]  # word -> (feature, intensity)
-    negations: frozenset[str]
-    degrees: dict[str, float]
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _modifiers(path: Path) -> tuple[frozenset[str], dict[str, float]]:
-    rows = _read_csv(path)
-    negations = frozenset(r["word"] for r in rows if r["kind"] == "negation")
-    degrees = {r["word"]: float(r["value"]) for r in rows if r["kind"] == "degree"}
-    return negations, degrees
-
-
-def load_chinese(data_dir: Path = DATA_DIR) -> Lexicon:
-    rows = _read_csv(data_dir / "zh_dutir.csv")
-    words = {r["word"]: (f"zh:{r['category']}", float(r["intensity"])) for r in rows}
-    return Lexicon(words, *_modifiers(data_dir / "zh_modifiers.csv"))
-
-
-def load_english(data_dir: Path = DATA_DIR) -> Lexicon:
-    words = {r["word"]: (f"en:{r['mood']}", 5.0) for r in _read_csv(data_dir / "en_nrc.csv")}
-    return Lexicon(words, *_modifiers(data_dir / "en_modifiers.csv"))
-
-
-def load_emoticons(data_dir: Path = DATA_DIR) -> dict[str, str]:
-    return {r["emoticon"]: f"emo:{r['mood']}" for r in _read_csv(data_dir / "emoticons.csv")}
-
-
-def load_weights(path: Path) -> np.ndarray:
-    """(1 + features) x classes: row 0 is the bias. Missing features weigh 0."""
-    weights = np.zeros((1 + len(FEATURES), len(CLASSES)))
-    for row in _read_csv(path):
-        name = row["feature"]
-        i = 0 if name == "bias" else 1 + FEATURES.index(name) if name in FEATURES else None
-        if i is not None:
-            weights[i] = [float(row[c]) for c in CLASSES]
-    return weights
-
-
-def load_tokens(path: Path) -> dict[str, np.ndarray]:
-    """token -> per-class weight (4,); an absent file means lexicon features only."""
-    if not path.exists():
-        return {}
-    return {r["token"]: np.array([float(r[c]) for c in CLASSES]) for r in _read_csv(path)}
-
-
-def save_tokens(tokens: dict[str, np.ndarray], path: Path) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["token", *CLASSES])
-        for token in sorted(tokens):
-            writer.writerow([token, *(f"{v:.3f}" for v in tokens[token])])
-
-
-def shipped_threshold(data_dir: Path = DATA_DIR, default: float = 0.7) -> float:
-    """The confidence threshold chosen when the shipped weights were fitted."""
+def _meta(data_dir: Path) -> dict:
+    path = Path(data_dir) / META_FILE
     try:
-        return float(json.loads((data_dir / "classifier.json").read_text())["min_confidence"])
-    except (OSError, ValueError, KeyError):
-        return default
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the post-mood settings: {exc}") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc}") from None
+
+
+def shipped_thresholds(data_dir: Path = DATA_DIR) -> dict[str, float]:
+    """The confidence threshold per language chosen when the shipped models were fitted."""
+    value = _meta(data_dir).get("min_confidence")
+    try:
+        if isinstance(value, dict):
+            return {str(k): float(v) for k, v in value.items()}
+        return {"zh": float(value), "en": float(value)}
+    except (TypeError, ValueError):
+        raise UserError(f"{Path(data_dir) / META_FILE}: min_confidence must be a number "
+                        "or one per language") from None  # fmt: skip
 
 
 def shipped_confusion(
-    min_confidence: float | None = None, data_dir: Path = DATA_DIR
+    min_confidence: float | None = None, data_dir: Path = DATA_DIR, language: str | None = None
 ) -> np.ndarray | None:
-    """P(classified mood | true mood) (moods x moods, unclear posts left out), cross-validated
-    on NLPCC's even rows at the threshold nearest ``min_confidence`` (default: shipped);
-    None if ``classifier.json`` has none."""
-    try:
-        meta = json.loads((data_dir / "classifier.json").read_text())
-    except (OSError, ValueError):
-        return None
-    table = meta.get("confusion_cv") or {}
-    if not table:
-        return None
-    th = meta.get("min_confidence", 0.7) if min_confidence is None else min_confidence
-    key = min(table, key=lambda k: abs(float(k) - th))
-    counts = np.asarray(table[key], dtype=float)
-    return counts[:, : len(CLASSES)] / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-
-
-def save_weights(weights: np.ndarray, path: Path) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["feature", *CLASSES])
-        for name, row in zip(("bias", *FEATURES), weights, strict=True):
-            writer.writerow([name, *(f"{v:.4f}" for v in row)])
-
-
-def _is_negative(feature: str) -> bool:
-    kind, _, name = feature.partition(":")
-    mood = DUTIR_TO_MOOD.get(name) if kind == "zh" else name
-    return mood in ("sad", "angry")
+    """P(classified mood | true mood) (moods x moods, unclear posts left out) from the
+    out-of-fold predictions on the training corpora, at each language's shipped threshold
+    (or the tabled one nearest ``min_confidence``). ``language`` None: the languages'
+    matrices averaged; None if ``classifier.json`` has no table."""
+    meta = _meta(data_dir)
+    tables = meta.get("confusion_cv") or {}
+    thresholds = shipped_thresholds(data_dir)
+    langs = [language] if language else [k for k in tables if tables[k]]
+    mats = []
+    for lang in langs:
+        table = tables.get(lang) or {}
+        if not table:
+            continue
+        th = thresholds.get(lang, 0.5) if min_confidence is None else min_confidence
+        key = min(table, key=lambda k: abs(float(k) - th))
+        counts = np.asarray(table[key], dtype=float)[:, : len(CLASSES)]
+        mats.append(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0))
+    return np.mean(mats, axis=0) if mats else None
 
 
 class PostMoodClassifier:
-    """Lexicon features -> softmax over the four moods -> mood or unclear."""
+    """Text -> language -> that language's model -> mood or unclear."""
 
     def __init__(
         self,
         min_confidence: float | None = None,
         data_dir: Path = DATA_DIR,
-        weights: np.ndarray | None = None,
-        tokens: dict[str, np.ndarray] | None = None,
+        models: dict[str, LanguageModel] | None = None,
     ) -> None:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not news
+        """``min_confidence`` overrides every language's shipped threshold."""
+        self.models = models if models is not None else load_models(Path(data_dir) / MODEL_FILE)
         if min_confidence is None:
-            min_confidence = shipped_threshold(data_dir)
-        self.min_confidence = min_confidence
-        self.zh = load_chinese(data_dir)
-        self.en = load_english(data_dir)
-        self.emoticons = load_emoticons(data_dir)
-        self.weights = weights if weights is not None else load_weights(data_dir / "weights.csv")
-        self.tokens = tokens if tokens is not None else load_tokens(data_dir / "tokens.csv")
-        self._index = {f: i for i, f in enumerate(FEATURES)}
-        self._tokenizer = jieba.Tokenizer()
-        self._tokenizer.initialize()
-        for word in self.zh.words:
-            if 2 <= len(word) <= 4:
-                self._tokenizer.add_word(word, freq=1000)
+            self.thresholds = shipped_thresholds(data_dir)
+        else:
+            self.thresholds = dict.fromkeys(self.models, float(min_confidence))
+        missing = set(self.models) - set(self.thresholds)
+        if missing:
+            raise UserError(f"{Path(data_dir) / META_FILE}: no threshold for {sorted(missing)}")
+
+    @property
+    def min_confidence(self) -> float:
+        """The Chinese threshold (the one most posts meet), for one-number summaries."""
+        return self.thresholds.get("zh", min(self.thresholds.values()))
 
     def language(self, text: str) -> str:
-        """'zh', 'en' or another ISO code; Han characters decide quickly, else langdetect."""
-        if len(_HAN.findall(text)) >= 2:
-            return "zh"
-        if not _LATIN_WORD.findall(text.lower()):
-            return "unknown"
-        from langdetect import DetectorFactory, LangDetectException, detect
+        """``zh``, ``en`` or ``unknown`` (``features.language``); a language without a
+        model counts as unknown."""
+        lang = language(text)
+        return lang if lang in self.models else "unknown"
 
-        DetectorFactory.seed = 0  # langdetect is random unless seeded
-        try:
-            return detect(text)
-        except LangDetectException:
-            return "unknown"
+    def probabilities(self, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+        """(posts, 4) probabilities in ``CLASSES`` order and each post's language; posts
+        in no known language get a uniform row."""
+        langs = [self.language(t) for t in texts]
+        probs = np.full((len(texts), len(CLASSES)), 1.0 / len(CLASSES))
+        for lang, model in self.models.items():
+            rows = [i for i, x in enumerate(langs) if x == lang]
+            if rows:
+                probs[rows] = model.probabilities([texts[i] for i in rows])
+        return probs, langs
 
-    def _add_words(self, tokens: list[str], lex: Lexicon, sums: np.ndarray) -> None:
-        for i, token in enumerate(tokens):
-            hit = lex.words.get(token)
-            if hit is None:
-                continue
-            feature, weight = hit
-            window = tokens[max(0, i - 3) : i]
-            for t in window:
-                weight *= lex.degrees.get(t, 1.0)
-            if sum(t in lex.negations for t in window) % 2 == 1:
-                feature = "neg:negative" if _is_negative(feature) else "neg:positive"
-            sums[self._index[feature]] += weight
-
-    def analyse(self, text: str) -> tuple[np.ndarray, frozenset[str], str]:
-        """Lexicon features (log1p of summed intensities), the set of tokens (words and
-        emoticons, the bag-of-words side) and the detected language."""
-        sums = np.zeros(len(FEATURES))
-        emoticons = _EMOTICON.findall(text)
-        for emoticon in emoticons:
-            feature = self.emoticons.get(emoticon.lower())
-            if feature:
-                sums[self._index[feature]] += 5.0
-        body = _EMOTICON.sub(" ", _NOISE.sub(" ", text))
-        lang = self.language(body) if body.strip() else "unknown"
-        words: list[str] = []
-        if lang == "zh":
-            words = [t for t in self._tokenizer.lcut(body) if t.strip()]
-            self._add_words(words, self.zh, sums)
-        elif lang == "en":
-            words = _LATIN_WORD.findall(body.lower())
-            self._add_words(words, self.en, sums)
-        return np.log1p(sums), frozenset(words) | frozenset(emoticons), lang
-
-    def features(self, text: str) -> tuple[np.ndarray, str]:
-        """log1p of the summed intensities per lexicon feature, and the detected language."""
-        features, _, lang = self.analyse(text)
-        return features, lang
-
-    def probabilities(
-        self, features: np.ndarray, tokens: frozenset[str] = frozenset()
-    ) -> np.ndarray:
-        logits = self.weights[0] + features @ self.weights[1:]
-        for token in tokens:
-            w = self.tokens.get(token)
-            if w is not None:
-                logits = logits + w
-        logits = logits - logits.max()
-        exp = np.exp(logits)
-        return exp / exp.sum()
+    def classify_many(self, texts: list[str]) -> list[MoodResult]:
+        """Classify posts in one batch (vectorised per language: the fast path)."""
+        probs, langs = self.probabilities(list(texts))
+        out = []
+        for row, lang in zip(probs, langs, strict=True):
+            named = {c: float(p) for c, p in zip(CLASSES, row, strict=True)}
+            best = int(np.argmax(row))
+            clear = lang in self.thresholds and row[best] >= self.thresholds[lang]
+            out.append(MoodResult(CLASSES[best] if clear else None, lang, named))
+        return out
 
     def classify(self, text: str) -> MoodResult:
-        features, tokens, lang = self.analyse(text)
-        known = frozenset(t for t in tokens if t in self.tokens)
-        probs = self.probabilities(features, known)
-        named = {c: float(p) for c, p in zip(CLASSES, probs, strict=True)}
-        if not features.any() and not known:
-            return MoodResult("neutral", lang, named)
-        best = int(np.argmax(probs))
-        if probs[best] < self.min_confidence or not math.isfinite(probs[best]):
-            return MoodResult(None, lang, named)
-        return MoodResult(CLASSES[best], lang, named)
+        return self.classify_many([text])[0]

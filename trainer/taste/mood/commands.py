@@ -1,0 +1,133 @@
+"""``moodspeaker-train taste mood``: classify posts or files, score on a corpus, evaluate
+every corpus split into tables, or (maintainers) refit the shipped models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from device.errors import UserError
+
+DEFAULT_SPLIT = {"nlpcc": "test", "smp": "usual_test", "nlpcc2018": "train", "goemotions": "test"}
+RESULTS = Path("bench/results/post_mood")
+
+
+def add_arguments(m: argparse.ArgumentParser) -> None:
+    m.add_argument("text", nargs="*", help="posts to classify (one argument each)")
+    m.add_argument("--posts", type=Path, metavar="FILE",
+                   help="CSV/JSONL with a text column (and id), or a file taste build reads; "
+                   "writes one JSON line per post to --json")  # fmt: skip
+    m.add_argument("--nlpcc", type=Path, help="score on this NLPCC 2014 CSV or directory")
+    m.add_argument(
+        "--corpus",
+        nargs=2,
+        metavar=("NAME", "PATH"),
+        help="score on a corpus: smp|nlpcc2018|goemotions|nlpcc and its directory",
+    )
+    m.add_argument("--split", default=None,
+                   help=f"split to score (default: {DEFAULT_SPLIT}); NLPCC 2014: fit = even "
+                   "rows, test = odd rows")  # fmt: skip
+    m.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="confidence threshold for every language (default: the shipped ones)",
+    )
+    m.add_argument(
+        "--curve",
+        action="store_true",
+        help="with --nlpcc/--corpus: precision / coverage / macro-F1 per threshold",
+    )
+    m.add_argument("--evaluate", type=Path, metavar="DATA",
+                   help="score every corpus split under DATA (the shared data folder); write "
+                   f"the tables to --out (default {RESULTS})")  # fmt: skip
+    m.add_argument("--out", type=Path, default=RESULTS, metavar="DIR")
+    m.add_argument(
+        "--fit",
+        type=Path,
+        metavar="DATA",
+        help="maintainers: refit the shipped models on the shared data folder",
+    )
+    m.add_argument("--json", type=Path, metavar="OUT")
+
+
+def _write_json(path: Path | None, result) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n",
+                              encoding="utf-8")  # fmt: skip
+
+
+def score_corpus(classifier, corpus: str, path: Path, split: str | None, curve: bool) -> dict:
+    from .corpora import Skipped, read_corpus
+    from .features import CLASSES
+    from .fit import THRESHOLDS
+    from .scoring import curve as threshold_curve
+    from .scoring import evaluate_posts
+
+    split = split or DEFAULT_SPLIT.get(corpus, "")
+    skipped = Skipped()
+    try:
+        posts = read_corpus(corpus, Path(path), split, skipped)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    truth, texts = [p.mood for p in posts], [p.text for p in posts]
+    out = {"corpus": corpus, "split": split, "thresholds": classifier.thresholds,
+           "skipped_rows": skipped.malformed[:20], "mixed_label_posts": skipped.mixed}  # fmt: skip
+    if curve:
+        probs, _ = classifier.probabilities(texts)
+        out["curve"] = threshold_curve(truth, probs, THRESHOLDS)
+        out["classes"] = list(CLASSES)
+        return out
+    return {**out, **evaluate_posts(classifier, truth, texts)}
+
+
+def evaluate(classifier, data: Path, out: Path) -> str:
+    """Every corpus split's row -> ``out/evaluation.json`` and ``.md``; the markdown."""
+    from .scoring import evaluate_all, markdown
+
+    rows = evaluate_all(classifier, data)
+    table = markdown(rows, classifier.thresholds)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "evaluation.json", {"thresholds": classifier.thresholds, "rows": rows})
+    (out / "evaluation.md").write_text(
+        "# Post mood, every corpus split (`moodspeaker-train taste mood --evaluate "
+        f"{data}`)\n\n" + table, encoding="utf-8")  # fmt: skip
+    return table
+
+
+def run_mood(args: argparse.Namespace) -> int:
+    from .classify import DATA_DIR, PostMoodClassifier
+
+    if args.fit:
+        from .fit import fit_all, write_fit
+
+        write_fit(fit_all(args.fit), DATA_DIR)
+        print(f"wrote {DATA_DIR}/post_mood.npz and classifier.json")
+    classifier = PostMoodClassifier(min_confidence=args.min_confidence)
+    if args.evaluate:
+        print(evaluate(classifier, args.evaluate, args.out))
+        return 0
+    if args.posts:
+        from .post_files import classify_file
+
+        if not args.json:
+            raise UserError("--posts needs --json OUT (one JSON line per post)")
+        n, problems = classify_file(classifier, args.posts, args.json)
+        for p in problems[:20]:
+            print(f"skipped {p}")
+        print(f"wrote {args.json}: {n} posts ({len(problems)} rows skipped)")
+        return 0
+    if args.nlpcc or args.corpus:
+        corpus, path = ("nlpcc", args.nlpcc) if args.nlpcc else args.corpus
+        result = score_corpus(classifier, corpus, Path(path), args.split, args.curve)
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+        _write_json(args.json, result)
+        return 0
+    for text, res in zip(args.text, classifier.classify_many(args.text), strict=True):
+        top = max(res.probabilities.values(), default=np.nan)
+        print(f"{res.mood or 'unclear'}\t{res.language}\t{top:.2f}\t{text}")
+    return 0
