@@ -49,14 +49,9 @@ def confusion_for(cfg: BuildConfig) -> np.ndarray | None:
 def classify_each(posts: list[Post], min_confidence: float | None) -> list[MoodResult]:
     """Each post's mood; repeated texts are classified once."""
     classifier = PostMoodClassifier(min_confidence=min_confidence)
-    seen: dict[str, MoodResult] = {}
-    results = []
-    for post in posts:
-        result = seen.get(post.text)
-        if result is None:
-            result = seen[post.text] = classifier.classify(post.text)
-        results.append(result)
-    return results
+    texts = list(dict.fromkeys(post.text for post in posts))
+    seen = dict(zip(texts, classifier.classify_many(texts), strict=True))  # one batch
+    return [seen[post.text] for post in posts]
 
 
 def mood_posts_of(posts: list[Post], results: list[MoodResult]) -> tuple[list[MoodPost], dict]:
