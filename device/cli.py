@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "device.commands.run",
     "device.commands.demo",
     "device.commands.library",
+    "device.commands.pick",
     "device.commands.journal",
     "device.commands.user",
     "device.commands.install",

@@ -1,7 +1,8 @@
 """``models/manifest.json``: the contract between the trainer (writer) and the device (reader).
 
-The device owns the format. Each artifact has a section (``fer``, ``taste``, ``music_mood``) naming its
-file and sha256 plus what a consumer must know to use it correctly. A manifest or
+The device owns the format. Each artifact has a section (``fer``, ``taste``,
+``music_mood``) naming its file and sha256 plus what a consumer must know to use it
+correctly. A manifest or
 artifact that does not match is refused with a message naming the file and the problem,
 never half-used.
 """

@@ -1,32 +1,45 @@
 """Choose the next track for this person in this mood, and say why.
 
-Two stages, so a pick costs the same for 100 or 100k tracks and a genre with many files
-does not crowd out one with few:
+Each playable track not among the last ``no_repeat`` picks gets a score on the 0-10 scale:
 
-1. Genre: the taste model's 0-10 score for (user, mood, genre) (population prior for an
-   unknown user, mean over moods for mood "unknown"), plus this user's on-device
-   adjustment (``device.learning``); sampled with ``softmax(score / temperature)`` over
-   the genres that have playable tracks.
-2. Track: up to ``candidates`` random tracks of that genre not played in the last
-   ``no_repeat`` picks, weighted by the taste model's track-level score relative to the
-   genre score (equations 5-6 of the method), with the same temperature.
+    score = taste + fit_weight * strength * fit
 
-Every pick carries an explanation such as ``"sad -> light music 8.1/10"``.
+- ``taste``: the taste model's score for (user, mood, the track's genre) (population prior
+  for an unknown user, mean over moods for "unknown"), or its track-level score where it
+  has one, plus this user's on-device genre adjustment (``device.learning``);
+- ``fit``: how close the track's valence and arousal are to the mood's target
+  (``device.music_fit``: day-one target from Emotify/MUMR, moved per user by learning);
+  a track not scored yet (or undecodable) gets the mean fit over the whole plane
+  (``music_fit.expected_fit``), so it stays playable by genre, neither favoured nor shut out.
+
+A track is drawn with probability
+``exp(score / temperature) * n_genre ** (size_power - 1) * repeat_decay ** plays``
+over up to ``candidates`` random fresh tracks, where ``plays`` counts the track in the last
+``history`` picks (beyond the hard ``no_repeat`` window, a track heard twice this evening
+is less likely to come a third time): a genre's total share then grows like
+``n_genre ** size_power`` (square root by default), so a genre of 2 files cannot take as
+many picks as one of 200, and a big genre does not drown the small ones either. A genre
+whose tracks were all played lately simply has no candidates. Only when every playable
+track is recent does the least recently played one come back.
+
+Every pick carries an explanation such as ``"sad -> calm (valence +0.2, arousal -0.6),
+folk 6.1/10"``.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from .learning import FeedbackTable
 from .library import Track
-
-UNKNOWN = "unknown"
+from .moods import UNKNOWN
+from .music_fit import MoodFit, Target, expected_fit, fit
 
 
 class Taste(Protocol):
@@ -39,13 +52,24 @@ class Taste(Protocol):
 
 
 @dataclass(frozen=True)
+class PickWeights:
+    fit_weight: float = 4.0  # points on the 0-10 scale a perfectly fitting track gains
+    size_power: float = 0.5  # a genre's share of picks grows like n_tracks ** size_power
+    repeat_decay: float = 0.1  # weight factor per play among the last ``history`` picks
+    history: int = 300
+
+
+@dataclass(frozen=True)
 class Pick:
     track: Track
     genre: str
     mood: str
-    score: float  # the genre's final score on 0-10
-    probability: float  # chance this genre had of being drawn
+    score: float  # the track's taste score on 0-10 (genre taste + on-device adjustment)
+    probability: float  # chance this track had of being drawn
     explanation: str
+    fit: float | None = None  # 0..1, None when the track is not scored or no target
+    target: Target | None = None
+    total: float | None = None  # taste + fit part, what the draw used
 
 
 def _display(genre: str) -> str:
@@ -73,40 +97,90 @@ class Picker:
         no_repeat: int = 20,
         candidates: int = 256,
         feedback: FeedbackTable | None = None,
+        mood_fit: MoodFit | None = None,
+        weights: PickWeights | None = None,
         rng: random.Random | None = None,
     ):
         self.taste = taste
         self.temperature = temperature
         self.candidates = candidates
         self.feedback = feedback
+        self.mood_fit = mood_fit if mood_fit is not None else MoodFit()
+        self.weights = weights or PickWeights()
         self.rng = rng or random.Random()
         self.recent: deque[str] = deque(maxlen=max(1, no_repeat))
+        self.history: deque[str] = deque(maxlen=max(1, self.weights.history))
         self._no_repeat = no_repeat
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.set_tracks(tracks)
 
+    # --- the library -------------------------------------------------------------------
+
     def set_tracks(self, tracks: Iterable[Track]) -> None:
-        """(Re)load the library, grouped by genre; unmapped tracks are not playable."""
+        """(Re)load the library; unmapped tracks are not playable."""
+        self.tracks: list[Track] = [t for t in tracks if t.genre]
+        self._index = {t.track_id: i for i, t in enumerate(self.tracks)}
         self.by_genre: dict[str, list[Track]] = {}
-        for t in tracks:
-            if t.genre:
-                self.by_genre.setdefault(t.genre, []).append(t)
-        self.size = sum(len(v) for v in self.by_genre.values())
+        for t in self.tracks:
+            self.by_genre.setdefault(t.genre, []).append(t)  # type: ignore[arg-type]
+        self.size = len(self.tracks)
 
     def drop(self, track_id: str) -> None:
         """Stop offering a track (it failed to play); a genre left empty is dropped too."""
-        for genre, pool in list(self.by_genre.items()):
-            kept = [t for t in pool if t.track_id != track_id]
-            if len(kept) != len(pool):
-                self.size -= len(pool) - len(kept)
-                if kept:
-                    self.by_genre[genre] = kept
-                else:
-                    del self.by_genre[genre]
+        if track_id in self._index:
+            self.set_tracks(t for t in self.tracks if t.track_id != track_id)
+
+    def offer_scores(self, scored: Iterable) -> None:
+        """New valence/arousal results (``device.library.Scored``) from any thread; the
+        picker applies them at its next pick, on its own thread."""
+        self._inbox.put(list(scored))
+
+    def _apply_scores(self) -> None:
+        from dataclasses import replace
+
+        changed = False
+        while True:
+            try:
+                batch = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            for r in batch:
+                i = self._index.get(r.track_id)
+                if i is not None:
+                    self.tracks[i] = replace(self.tracks[i], valence=r.valence,
+                                             arousal=r.arousal)
+                    changed = True
+        if changed:
+            self.set_tracks(list(self.tracks))
+
+    def restart(self, track_ids: Iterable[str] = ()) -> None:
+        """Forget this session's picks, keeping only ``track_ids`` (newest last): the state
+        of a speaker that just started (``moodspeaker pick`` draws each pick from here)."""
+        self.recent.clear()
+        self.history.clear()
+        self.remember(track_ids)
 
     def remember(self, track_ids: Iterable[str]) -> None:
         """Seed the no-repeat window (newest last), e.g. from the journal after a restart."""
+        ids = list(track_ids)
+        self.history.extend(ids)
         if self._no_repeat:
-            self.recent.extend(track_ids)
+            self.recent.extend(ids)
+
+    # --- learning ----------------------------------------------------------------------
+
+    def record(self, mood: str, track: Track, outcome: str) -> None:
+        """One completed or skipped listen: the genre counts and the mood target learn."""
+        if self.feedback is not None and track.genre:
+            self.feedback.record(mood, track.genre, outcome)
+        self.mood_fit.record(mood, track.valence, track.arousal, outcome)
+
+    def set_learning(self, feedback: FeedbackTable | None, mood_fit: MoodFit) -> None:
+        """Another listener: their genre counts and their mood targets."""
+        self.feedback = feedback
+        self.mood_fit = mood_fit
+
+    # --- picking -----------------------------------------------------------------------
 
     def genre_table(self, user: str, mood: str) -> dict[str, float]:
         """Final 0-10 score per available genre: taste model + on-device adjustment."""
@@ -119,31 +193,71 @@ class Picker:
             out[genre] = min(10.0, max(0.0, score))
         return out
 
+    def _candidates(self) -> list[Track]:
+        recent = set(self.recent) if self._no_repeat else set()
+        n, k = len(self.tracks), self.candidates
+        if n > 2 * (k + len(recent)):  # a big library: sample first, O(candidates) a pick
+            drawn = (self.tracks[i] for i in self.rng.sample(range(n), k + len(recent)))
+            return [t for t in drawn if t.track_id not in recent][:k]
+        fresh = [t for t in self.tracks if t.track_id not in recent]
+        if not fresh:  # everything is recent: the least recently played comes back
+            last = {tid: i for i, tid in enumerate(self.recent) if tid in self._index}
+            oldest = min(last, key=last.__getitem__)
+            return [self.tracks[self._index[oldest]]]
+        if len(fresh) > self.candidates:
+            fresh = self.rng.sample(fresh, self.candidates)
+        return fresh
+
     def pick(self, user: str, mood: str) -> Pick | None:
-        if not self.by_genre:
+        self._apply_scores()
+        if not self.tracks:
             return None
+        base = self.taste.genre_scores(user, mood)
         table = self.genre_table(user, mood)
-        genres = list(table)
-        probs = softmax([table[g] for g in genres], self.temperature)
-        genre = self.rng.choices(genres, weights=probs)[0]
-        track = self._pick_track(user, mood, genre, table[genre])
+        pool = self._candidates()
+        taste = [table[t.genre] for t in pool]  # type: ignore[index]
+        track_level = self.taste.track_scores(user, mood, [t.track_id for t in pool]) or {}
+        if track_level:  # a track's own score moves it within its genre's adjusted score
+            taste = [
+                min(10.0, max(0.0, s + float(track_level[t.track_id])
+                              - float(base.get(t.genre, 5.0))))  # type: ignore[arg-type]
+                if t.track_id in track_level else s
+                for t, s in zip(pool, taste, strict=True)
+            ]
+        target = self.mood_fit.target(mood)
+        fits: list[float | None] = [
+            fit(target, t.valence, t.arousal)
+            if target is not None and t.valence is not None and t.arousal is not None else None
+            for t in pool
+        ]
+        fallback = expected_fit(target) if target is not None else 0.0
+        gain = self.weights.fit_weight * (target.strength if target is not None else 0.0)
+        total = [s + gain * (f if f is not None else fallback)
+                 for s, f in zip(taste, fits, strict=True)]
+        power = self.weights.size_power - 1.0
+        plays = Counter(self.history)
+        factor = [len(self.by_genre[t.genre]) ** power  # type: ignore[index]
+                  * self.weights.repeat_decay ** plays[t.track_id] for t in pool]
+        top = max(total)
+        w = [math.exp((s - top) / self.temperature) * k
+             for s, k in zip(total, factor, strict=True)]
+        i = self.rng.choices(range(len(pool)), weights=w)[0]
+        track = pool[i]
+        self.history.append(track.track_id)
         if self._no_repeat:
             self.recent.append(track.track_id)
-        p = probs[genres.index(genre)]
-        label = mood if mood != UNKNOWN else "mood unknown"
-        explanation = f"{label} -> {_display(genre)} {table[genre]:.1f}/10"
-        return Pick(track, genre, mood, table[genre], p, explanation)
+        return Pick(track, track.genre or "", mood, taste[i], w[i] / sum(w),
+                    self._explain(mood, target, fits[i], track, taste[i]), fits[i], target,
+                    total[i])
 
-    def _pick_track(self, user: str, mood: str, genre: str, genre_score: float) -> Track:
-        pool = self.by_genre[genre]
-        recent = set(self.recent) if self._no_repeat else set()
-        k = min(self.candidates, len(pool))
-        sample = pool if k == len(pool) else self.rng.sample(pool, k)
-        fresh = [t for t in sample if t.track_id not in recent]
-        if not fresh:  # everything sampled was heard lately: look at the whole genre
-            fresh = [t for t in pool if t.track_id not in recent] or sample
-        scores = self.taste.track_scores(user, mood, [t.track_id for t in fresh]) or {}
-        if not scores:
-            return self.rng.choice(fresh)
-        rel = [float(scores.get(t.track_id, genre_score)) for t in fresh]
-        return self.rng.choices(fresh, weights=softmax(rel, self.temperature))[0]
+    @staticmethod
+    def _explain(mood: str, target: Target | None, fitted: float | None, track: Track,
+                 taste: float) -> str:
+        """Both parts when both counted: ``sad -> calm (valence +0.2, arousal -0.6), folk
+        6.1/10``; the genre part alone for "unknown", an angry day one or an unscored track."""
+        genre = f"{_display(track.genre or '')} {taste:.1f}/10"
+        if mood == UNKNOWN:
+            return f"mood unknown -> {genre}"
+        if target is None or target.strength == 0.0 or fitted is None:
+            return f"{mood} -> {genre}"
+        return f"{mood} -> {target.describe()}, {genre}"

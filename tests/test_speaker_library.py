@@ -72,3 +72,24 @@ def test_a_damaged_index_is_moved_aside_and_rebuilt(tmp_path, caplog):
     (aside,) = tmp_path.glob("library.sqlite3.damaged-*")
     assert aside.read_bytes() == b"not an index" * 100  # kept, not deleted
     assert "moved to" in caplog.text and "rebuilding" in caplog.text
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_by_name_and_the_batch_is_kept(tmp_path, capsys):
+    """Issue 13 item 1: ``bad\\xffname.mp3`` made the scan die with UnicodeEncodeError at
+    the batch write, and every other track of the batch was lost."""
+    import shutil
+
+    from device.cli import main
+
+    lib = copy_clips(tmp_path / "music", per_genre=1)
+    src = next((lib / "rock").glob("*.mp3"))
+    shutil.copy(src, os.path.join(os.fsencode(lib / "rock"), b"bad\xffname.mp3"))
+    with LibraryIndex(tmp_path / "library.sqlite3") as index:
+        r = scan_library(lib, index)
+        assert r.added == 4 and index.stats()["tracks"] == 4
+        assert r.bad_names == [str(lib / "rock") + "/bad\\xffname.mp3"]
+        assert "1 skipped: file name not valid UTF-8" in r.summary()
+        assert scan_library(lib, index).unchanged == 4  # a rescan does not trip on it
+    assert main(["library", "scan", "--no-mood", "--path", str(lib),
+                 "--state-dir", str(tmp_path / "cli")]) == 0
+    assert "bad\\xffname.mp3" in capsys.readouterr().out

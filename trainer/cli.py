@@ -11,6 +11,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.fer.cli",
     "trainer.taste.cli",
     "trainer.sync.cli",
+    "trainer.music_mood.cli",
 )
 
 

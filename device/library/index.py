@@ -3,6 +3,10 @@
 The speaker never walks the music folder while playing; it reads this index. ``track_id``
 is the file's path relative to the library root (POSIX separators): stable across rescans
 and readable in the journal.
+
+Each row also caches the track's valence and arousal (``device.music_mood``). A rescan
+replaces the row of a file whose size or mtime changed, which clears its scores, so the
+cache is valid exactly as long as the tags are; a new model rescores every row.
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ CREATE TABLE IF NOT EXISTS tracks (
     genre_source TEXT,               -- 'tag' | 'folder' | NULL
     duration_s   REAL NOT NULL,
     mtime        REAL NOT NULL,
-    size         INTEGER NOT NULL
+    size         INTEGER NOT NULL,
+    valence      REAL,               -- -1..1 from the music-mood model, NULL until scored
+    arousal      REAL,
+    va_model     TEXT,               -- the model (sha256 prefix) that scored this row
+    va_error     TEXT                -- why the audio could not be scored (row stays playable)
 );
 CREATE INDEX IF NOT EXISTS tracks_genre ON tracks (genre);
 CREATE TABLE IF NOT EXISTS scan_errors (
@@ -55,6 +63,8 @@ class Track:
     duration_s: float
     mtime: float = 0.0
     size: int = 0
+    valence: float | None = None  # -1..1; None until scored, or when the audio is undecodable
+    arousal: float | None = None
 
     @property
     def label(self) -> str:
@@ -65,8 +75,30 @@ class Track:
 
 _COLS = (
     "track_id, path, title, artist, album, genre_raw, genre, genre_source, duration_s, "
-    "mtime, size"
+    "mtime, size, valence, arousal"
 )
+#: Columns added after the first release: an older index gains them on open.
+_ADDED = {"valence": "REAL", "arousal": "REAL", "va_model": "TEXT", "va_error": "TEXT"}
+
+
+@dataclass(frozen=True)
+class ToScore:
+    track_id: str
+    path: str
+    mtime: float
+    size: int
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One scoring result; ``error`` set (and no values) when the audio is undecodable."""
+
+    track_id: str
+    mtime: float
+    size: int
+    valence: float | None
+    arousal: float | None
+    error: str | None = None
 
 
 class LibraryIndex(SqliteFile):
@@ -89,11 +121,72 @@ class LibraryIndex(SqliteFile):
                 self.db = open_db(self.path, SCHEMA)
         except (DatabaseDamaged, OSError) as exc:
             raise UserError(f"{self.path}: cannot open the library index: {exc}") from None
+        self._migrate()
+
+    def _migrate(self) -> None:
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(tracks)")}
+        for column, kind in _ADDED.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE tracks ADD COLUMN {column} {kind}")
+
+    # --- valence / arousal cache ------------------------------------------------------
+
+    def to_score(self, model: str, limit: int | None = None) -> list[ToScore]:
+        """Playable rows not yet scored by ``model`` (undecodable ones are not retried
+        until the file changes and the scan replaces the row)."""
+        sql = ("SELECT track_id, path, mtime, size FROM tracks WHERE genre IS NOT NULL"
+               " AND (va_model IS NULL OR va_model != ?) ORDER BY track_id")
+        args: tuple = (model,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args = (model, limit)
+        return [ToScore(*r) for r in self.db.execute(sql, args)]
+
+    def save_scores(self, model: str, results: list[Scored]) -> int:
+        """Store scores where the row still has the stamp it was scored at; returns the
+        number stored (a file replaced meanwhile waits for its own scoring)."""
+        self.db.execute("BEGIN")
+        cur = self.db.executemany(
+            "UPDATE tracks SET valence = ?, arousal = ?, va_model = ?, va_error = ?"
+            " WHERE track_id = ? AND mtime = ? AND size = ?",
+            [(r.valence, r.arousal, model, r.error, r.track_id, r.mtime, r.size)
+             for r in results],
+        )
+        self.db.execute("COMMIT")
+        return cur.rowcount
+
+    def score_counts(self, model: str) -> tuple[int, int, int]:
+        """(scored, undecodable, playable total) for ``model``."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(va_model = ? AND va_error IS NULL), 0),"
+            " COALESCE(SUM(va_model = ? AND va_error IS NOT NULL), 0), COUNT(*)"
+            " FROM tracks WHERE genre IS NOT NULL", (model, model)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def score_errors(self) -> list[tuple[str, str]]:
+        return list(self.db.execute(
+            "SELECT path, va_error FROM tracks WHERE va_error IS NOT NULL ORDER BY path"))
 
     def tracks(self, *, playable_only: bool = True) -> list[Track]:
         where = " WHERE genre IS NOT NULL" if playable_only else ""
         rows = self.db.execute(f"SELECT {_COLS} FROM tracks{where} ORDER BY track_id")
         return [Track(*r) for r in rows]
+
+    def rows(self, *, playable_only: bool = True) -> list[dict[str, object]]:
+        """Every track as a plain dict (``library list --json``); valence and arousal are
+        None while unknown, ``mood_error`` says why when the audio could not be read."""
+        where = " WHERE genre IS NOT NULL" if playable_only else ""
+        cur = self.db.execute(
+            "SELECT path, track_id, genre, duration_s, valence, arousal, title, artist, album,"
+            f" genre_raw, genre_source, va_error, size, mtime FROM tracks{where}"
+            " ORDER BY track_id")
+        names = [d[0] for d in cur.description]
+        out = []
+        for r in cur:
+            row = dict(zip(names, r, strict=True))
+            row["mood_error"] = row.pop("va_error")
+            out.append(row)
+        return out
 
     def get(self, track_id: str) -> Track | None:
         r = self.db.execute(f"SELECT {_COLS} FROM tracks WHERE track_id = ?", (track_id,))
@@ -127,6 +220,9 @@ class LibraryIndex(SqliteFile):
             )
         )
         broken = q("SELECT COUNT(*) FROM scan_errors").fetchone()[0]
+        scored, undecodable = q(
+            "SELECT COUNT(valence), COUNT(va_error) FROM tracks WHERE genre IS NOT NULL"
+        ).fetchone()
         return {
             "tracks": total,
             "hours": round(hours, 2),
@@ -134,6 +230,8 @@ class LibraryIndex(SqliteFile):
             "genre_source": by_source,
             "unmapped_tags": unmapped,
             "broken": broken,
+            "mood_scored": scored,
+            "mood_undecodable": undecodable,
             "root": self.get_meta("root"),
             "last_scan": self.get_meta("last_scan"),
         }

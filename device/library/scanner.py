@@ -36,6 +36,9 @@ class ScanReport:
     unchanged: int = 0
     removed: int = 0
     broken: list[tuple[str, str]] = field(default_factory=list)
+    #: files skipped because their names are not valid UTF-8 (SQLite text, libvlc MRLs
+    #: and the journal need UTF-8), shown with the bad bytes escaped
+    bad_names: list[str] = field(default_factory=list)
     unmapped: Counter = field(default_factory=Counter)
     from_folder: int = 0
     seconds: float = 0.0
@@ -51,12 +54,29 @@ class ScanReport:
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {len(self.broken)} broken",
         ]
+        if self.bad_names:
+            shown = ", ".join(self.bad_names[:5]) + (" ..." if len(self.bad_names) > 5 else "")
+            parts.append(f"{len(self.bad_names)} skipped: file name not valid UTF-8 ({shown};"
+                         " rename them)")
         if self.from_folder:
             parts.append(f"{self.from_folder} genres from folder names")
         if self.unmapped:
             top = ", ".join(f"{t!r} x{n}" for t, n in self.unmapped.most_common(8))
             parts.append(f"{sum(self.unmapped.values())} tracks with unmapped genre ({top})")
         return "; ".join(parts)
+
+
+def printable(path: str) -> str:
+    """A path whose name is not valid UTF-8, with the undecodable bytes as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def valid_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode kept the bad bytes as surrogates
+        return False
+    return True
 
 
 def walk_audio(root: Path) -> Iterator[os.DirEntry]:
@@ -149,8 +169,13 @@ def scan_library(
 
     for entry in walk_audio(root):
         path = entry.path
-        present.add(path)
         report.seen += 1
+        if not valid_utf8(path):
+            report.bad_names.append(printable(path))
+            log.warning("library: skipped %s: the file name is not valid UTF-8",
+                        printable(path))
+            continue
+        present.add(path)
         try:
             st = entry.stat()
         except OSError as exc:
