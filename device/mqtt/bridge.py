@@ -184,11 +184,10 @@ class MqttBridge:
         client.subscribe([(s, 1) for s in subs])
         client.publish(t.availability, "online", qos=1, retain=True)
         self._publish_discovery()
-        with self._lock:
-            state = self._state
-        if state is not None:
-            client.publish(t.state, state, qos=1, retain=True)
-        self.connected.set()
+        with self._lock:  # ordered with _on_event: the newest state is the one retained
+            self.connected.set()
+            if self._state is not None:
+                client.publish(t.state, self._state, qos=1, retain=True)
         self.outbox.connected(True)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
@@ -287,16 +286,19 @@ class MqttBridge:
             return
         if isinstance(event, TrackEnded):
             self.outbox.kick()
-        if isinstance(event, MoodChanged):
-            self.client.publish(self.topics.mood, json.dumps(
-                {"mood": event.mood, "confidence": round(event.confidence, 3),
-                 "camera_ok": event.status.camera_ok}), qos=1)
         state = json.dumps(state_payload(event.status)).encode()
         with self._lock:
+            # while disconnected nothing is queued in paho (it would arrive stale, after
+            # the fresh state that the reconnect publishes); only the newest is kept
+            if isinstance(event, MoodChanged) and self.connected.is_set():
+                self.client.publish(self.topics.mood, json.dumps(
+                    {"mood": event.mood, "confidence": round(event.confidence, 3),
+                     "camera_ok": event.status.camera_ok}), qos=1)
             if state == self._state:
                 return
             self._state = state
-        self.client.publish(self.topics.state, state, qos=1, retain=True)
+            if self.connected.is_set():
+                self.client.publish(self.topics.state, state, qos=1, retain=True)
 
     def _publish_discovery(self) -> None:
         """Announce the device, retained; with discovery off, an empty retained payload

@@ -36,7 +36,6 @@ class OutboxSettings:
 @dataclass
 class _Sent:
     event_ids: list[str]
-    last_seq: int
     sent_at: float
 
 
@@ -65,6 +64,7 @@ class Outbox:
         self.sent_rows = 0
         self.acked_rows = 0
         self.resends = 0
+        self._timeouts = 0  # in a row, since the last acknowledgement
 
     # --- other threads -------------------------------------------------------------
 
@@ -116,11 +116,14 @@ class Outbox:
                             r.get("error"))
             self.acked_rows += journal.mark_synced(ids)
             self._in_flight.pop(value.batch, None)
+            self._timeouts = 0
         now = self._clock()
-        if any(now - s.sent_at > self.settings.ack_timeout_s for s in self._in_flight.values()):
-            log.warning("sync: no acknowledgement within %.0f s; sending again",
-                        self.settings.ack_timeout_s)
+        # no ingest running: resend ever more rarely (30 s, 1, 2 ... 16 min), not in a loop
+        timeout = self.settings.ack_timeout_s * 2 ** min(self._timeouts, 5)
+        if any(now - s.sent_at > timeout for s in self._in_flight.values()):
+            self._timeouts += 1
             self.resends += 1
+            log.warning("sync: no acknowledgement within %.0f s; sending again", timeout)
             self._restart()
         self._pump(journal)
 
@@ -150,8 +153,7 @@ class Outbox:
             if not self._publish(payload):
                 self._connected = False
                 return
-            self._in_flight[batch] = _Sent([r["event_id"] for r in good], self._cursor,
-                                           self._clock())
+            self._in_flight[batch] = _Sent([r["event_id"] for r in good], self._clock())
             self.sent_rows += len(good)
 
 
