@@ -67,7 +67,7 @@ class LibraryConfig:
 
 @dataclass
 class AudioConfig:
-    output: str = "default"  # "default" | "dummy" | "file:PATH.wav"
+    output: str = "default"  # "default" | "alsa" | "alsa:DEVICE" | "dummy" | "file:PATH.wav"
     volume: int = 70  # 0-100: the level from the second track on
     startup_volume_cap: int = 40  # the first track after a start plays no louder than this
     fade_s: float = 2.0  # fade length for mood switches, skips and start-up
@@ -256,8 +256,12 @@ def _validate(cfg: Config) -> None:
     if src.startswith(("opencv:", "replay:")) and not src.split(":", 1)[1]:
         raise ConfigError(f"camera.source: {src!r} needs a device or path after the colon")
     out = cfg.audio.output
-    if not (out in ("default", "dummy") or out.startswith("file:")):
-        raise ConfigError(f"audio.output: {out!r} is not one of 'default', 'dummy', 'file:PATH'")
+    if not (out in ("default", "dummy", "alsa") or out.startswith(("file:", "alsa:"))):
+        raise ConfigError(f"audio.output: {out!r} is not one of 'default', 'alsa', "
+                          "'alsa:DEVICE', 'dummy', 'file:PATH'")
+    if out.startswith("alsa:") and not out[5:]:
+        raise ConfigError("audio.output: 'alsa:' needs a device, e.g. "
+                          "'alsa:sysdefault:CARD=Headphones'")
     if out.startswith("file:") and not out[5:].lower().endswith(".wav"):
         raise ConfigError(f"audio.output: {out!r}: the file output writes WAV, name it *.wav")
     if cfg.camera.retry_max_s < cfg.camera.retry_initial_s:

@@ -93,3 +93,31 @@ def test_the_example_config_loads_and_the_unit_names_notify_and_watchdog():
     assert cfg.library.path == Path("/srv/music") and cfg.mood.first_wait_s == 3.0
     unit = (repo / "systemd" / "moodspeaker.service").read_text()
     assert "Type=notify" in unit and "WatchdogSec=" in unit
+
+
+def test_alsa_outputs_are_accepted_and_an_empty_device_is_refused():
+    assert config_from_dict({"audio": {"output": "alsa:plughw:CARD=Device"}}).audio.output == (
+        "alsa:plughw:CARD=Device")
+    assert config_from_dict({"audio": {"output": "alsa"}}).audio.output == "alsa"
+    with pytest.raises(ConfigError, match="needs a device"):
+        config_from_dict({"audio": {"output": "alsa:"}})
+
+
+@pytest.mark.parametrize("mqtt, message", [
+    ({"host": "h", "device_id": "a/b"}, "mqtt.device_id"),
+    ({"host": "h", "base_topic": "x/#"}, "mqtt.base_topic"),
+    ({"host": "h", "password": "pw"}, "without mqtt.username"),
+    ({"host": "h", "tls_ca": "/nonexistent/ca.pem"}, "mqtt.tls_ca"),
+    ({"host": "h", "port": 70000}, "mqtt.port"),
+    ({"host": "h", "sync_batch": 500}, "mqtt.sync_batch"),
+    ({"hots": "h"}, "unknown key"),
+])
+def test_mqtt_mistakes_name_the_key(mqtt, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict({"mqtt": mqtt})
+
+
+def test_no_mqtt_host_means_no_mqtt_and_the_device_id_defaults_to_the_host_name():
+    assert config_from_dict({}).mqtt.host is None
+    cfg = config_from_dict({"mqtt": {"host": "broker.local"}})
+    assert cfg.mqtt.device_id and cfg.mqtt.base_topic == "moodspeaker" and cfg.mqtt.discovery
