@@ -49,7 +49,6 @@ CORPORA: dict[str, tuple[str, ...]] = {
     "nlpcc2018": ("train", "dev"),
     "goemotions": ("train", "dev", "test"),
 }
-LANGUAGE = {"nlpcc": "zh", "smp": "zh", "nlpcc2018": "zh", "goemotions": "en"}
 _HAN_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +(?=[^\x00-\x7f])")
 
 

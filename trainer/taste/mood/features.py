@@ -1,12 +1,12 @@
 """Text -> TF-IDF n-gram features -> four mood probabilities, one linear model per language.
 
 Chinese posts (Weibo, and Chinese mixed with English words) are read as character
-1-3-grams: no segmenter is needed, emoticons such as ``[泪]`` and English words inside a
-Chinese post become n-grams like any other, and they carried over best to posts of other
-sources (``fit.py``). English posts are read as word 1-2-grams plus character 2-5-grams
-within words (spelling variants, "sooo", emoji). A model is scikit-learn's
-``TfidfVectorizer`` per block with its vocabulary and IDF, and one-vs-rest logistic
-weights; it is stored as plain arrays (``save_models``/``load_models``), never pickled.
+1-3-grams: no segmenter is needed, and emoticons such as ``[泪]`` and English words inside
+a Chinese post become n-grams like any other. English posts are read as word 1-2-grams
+plus character 3-4-grams within words (spelling variants, "sooo"). The measured choices
+are in the README ("Post mood"). A model is scikit-learn's ``TfidfVectorizer`` per block
+(its vocabulary and IDF) and one-vs-rest logistic weights, stored as plain arrays
+(``save_models``/``load_models``), never pickled.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sklearn.preprocessing import normalize
 from device.errors import UserError
 
 CLASSES: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
-LANGUAGES: tuple[str, ...] = ("zh", "en")
 _NOISE = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]|@[^\s:：,，@]{1,30}")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']+")
@@ -51,7 +50,7 @@ class Block:
 
 BLOCKS: dict[str, tuple[Block, ...]] = {
     "zh": (Block("char", (1, 3), 3),),
-    "en": (Block("word", (1, 2), 2), Block("char_wb", (2, 5), 3)),
+    "en": (Block("word", (1, 2), 2), Block("char_wb", (3, 4), 3)),
 }
 
 

@@ -1,0 +1,115 @@
+"""Post mood model choices, on validation data only, printed side by side.
+
+Chinese: fitted on NLPCC 2014's even rows (less a quarter held out) plus SMP2020 train;
+macro-F1 on SMP's usual and virus eval splits and the held-out quarter; then carry-over
+from one corpus to the other (fit on SMP train, score NLPCC's even rows; fit on NLPCC's
+even rows, score SMP's eval splits). English: fitted on GoEmotions train, scored on dev,
+with the classification speed. The code-switching set and every test split stay unread.
+
+    PYTHONPATH=. .venv/bin/python bench/post_mood_choices.py [--jieba]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+if sys.path[0] == str(Path(__file__).resolve().parent):  # bench/device.py shadows device/
+    sys.path[0] = str(ROOT)
+
+from sklearn.metrics import f1_score  # noqa: E402
+
+from trainer.taste.mood.corpora import read_corpus  # noqa: E402
+from trainer.taste.mood.features import CLASSES, Block  # noqa: E402
+from trainer.taste.mood.fit import ROOTS, fit_model, held_out_texts, normalise  # noqa: E402
+
+
+def load(corpus: str, split: str, held: set[str] | None = None):
+    posts = read_corpus(corpus, DATA / ROOTS[corpus], split)
+    return [p for p in posts if held is None or normalise(p.text) not in held]
+
+
+def f1(model, posts) -> float:
+    pred = model.probabilities([p.text for p in posts]).argmax(axis=1)
+    return f1_score([CLASSES.index(p.mood) for p in posts], pred, average="macro")
+
+
+def fit(posts, blocks, alpha):
+    return fit_model([p.text for p in posts], [p.mood for p in posts], blocks, alpha)
+
+
+def chinese(jieba: bool) -> None:
+    held = held_out_texts(DATA)
+    nlpcc, smp = load("nlpcc", "fit", held), load("smp", "train", held)
+    quarter = np.random.default_rng(0).permutation(len(nlpcc)) % 4 == 0
+    valid = {
+        "smp usual_eval": load("smp", "usual_eval"),
+        "smp virus_eval": load("smp", "virus_eval"),
+        "nlpcc 1/4 even": [p for p, q in zip(nlpcc, quarter, strict=True) if q],
+    }
+    train = [p for p, q in zip(nlpcc, quarter, strict=True) if not q] + smp
+    both_eval = valid["smp usual_eval"] + valid["smp virus_eval"]
+    variants = [("char 1-3, min_df 3", (Block("char", (1, 3), 3),), 1e-5),
+                ("char 1-3, min_df 3, alpha 3e-5", (Block("char", (1, 3), 3),), 3e-5),
+                ("char 1-3, min_df 2", (Block("char", (1, 3), 2),), 1e-5),
+                ("char 1-2, min_df 2", (Block("char", (1, 2), 2),), 1e-5),
+                ("char 1-4, min_df 3", (Block("char", (1, 4), 3),), 1e-5)]  # fmt: skip
+    print(f"{'Chinese':34s} {' '.join(f'{k:>15s}' for k in valid)} {'smp->nlpcc':>11s} "
+          f"{'nlpcc->smp':>11s} {'features':>9s}")  # fmt: skip
+    for name, blocks, alpha in variants:
+        model = fit(train, blocks, alpha)
+        scores = " ".join(f"{f1(model, v):15.3f}" for v in valid.values())
+        a, b = f1(fit(smp, blocks, alpha), nlpcc), f1(fit(nlpcc, blocks, alpha), both_eval)
+        print(f"{name:34s} {scores} {a:11.3f} {b:11.3f} {model.coef.shape[1]:9d}", flush=True)
+    if jieba:
+        segmented(train, valid)
+
+
+def segmented(train, valid) -> None:
+    """Character 1-3-grams plus jieba word 1-2-grams (a second block of tokens)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+
+    def seg(posts):
+        return [type(p)(p.id, " ".join(jieba.lcut(p.text)), p.mood) for p in posts]
+
+    blocks = (Block("char", (1, 3), 3), Block("word", (1, 2), 2))
+    t0 = time.perf_counter()
+    model = fit(seg(train), blocks, 1e-5)
+    scores = " ".join(f"{f1(model, seg(v)):15.3f}" for v in valid.values())
+    print(f"{'+ jieba words 1-2':34s} {scores}  ({time.perf_counter() - t0:.0f} s with segmenting)")
+
+
+def english() -> None:
+    train, dev = load("goemotions", "train"), load("goemotions", "dev")
+    print(f"\n{'English':34s} {'goemotions dev':>15s} {'features':>9s} {'posts/s':>8s}")
+    word = Block("word", (1, 2), 2)
+    for name, blocks in [("words 1-2 + char_wb 2-5", (word, Block("char_wb", (2, 5), 3))),
+                         ("words 1-2 + char_wb 3-5", (word, Block("char_wb", (3, 5), 3))),
+                         ("words 1-2 + char_wb 3-4", (word, Block("char_wb", (3, 4), 3))),
+                         ("words 1-2", (word,)),
+                         ("words 1-3", (Block("word", (1, 3), 2),))]:  # fmt: skip
+        model = fit(train, blocks, 3e-5)
+        texts = [p.text for p in dev] * 2
+        t0 = time.perf_counter()
+        model.probabilities(texts)
+        speed = len(texts) / (time.perf_counter() - t0)
+        width = model.coef.shape[1]
+        print(f"{name:34s} {f1(model, dev):15.3f} {width:9d} {speed:8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jieba", action="store_true", help="also try jieba word n-grams (slow)")
+    args = ap.parse_args()
+    chinese(args.jieba)
+    english()
