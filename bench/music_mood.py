@@ -82,22 +82,25 @@ def speed(args) -> None:
         results = []
         for label, with_mood in (("without features", False), ("with features", True)):
             with LibraryIndex(Path(tmp) / f"{with_mood}.sqlite3") as index:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 report = scan_library(lib, index)
                 if with_mood:
                     scored = score_library(index, model)
                 seconds = time.perf_counter() - t0
+                cpu = time.process_time() - c0
                 t0 = time.perf_counter()
                 again = scan_library(lib, index)
                 if with_mood:
                     rescored = score_library(index, model)
                     assert rescored.total == 0
                 rescan = time.perf_counter() - t0
-            results.append((label, report.added, seconds, rescan))
-        print(f"\nscan of {args.tracks} tracks (symlinks to {len(pool)} real clips), one core:")
-        print(f"{'':18s} {'first scan':>12s} {'tracks/s':>9s} {'rescan':>9s}")
-        for label, n, s, r in results:
-            print(f"{label:18s} {s:10.1f} s {n / s:9.1f} {r:7.2f} s")
+            results.append((label, report.added, seconds, cpu, rescan))
+        print(f"\nscan of {args.tracks} tracks (symlinks to {len(pool)} real clips), one core"
+              f" (load average now {os.getloadavg()[0]:.1f}):")
+        print(f"{'':18s} {'first scan':>12s} {'tracks/s':>9s} {'CPU s':>8s} "
+              f"{'tracks/CPU-s':>13s} {'rescan':>9s}")
+        for label, n, s, c, r in results:
+            print(f"{label:18s} {s:10.1f} s {n / s:9.1f} {c:8.1f} {n / c:13.1f} {r:7.2f} s")
         print(f"undecodable: {scored.failed}; unchanged on rescan: {again.unchanged}")
 
 
@@ -126,8 +129,8 @@ def read_4q_library(oof_path: Path):
 
 
 def picks(args) -> None:
-    from device.app import load_taste_or_flat
     from device.picker import Picker, PickWeights
+    from device.picker_setup import load_taste_or_flat
 
     tracks, quadrant = read_4q_library(args.oof)
     taste = load_taste_or_flat(args.models)
@@ -140,11 +143,19 @@ def picks(args) -> None:
     head = f"{'picker':22s} {'mood':7s} {'Q1':>5s} {'Q2':>5s} {'Q3':>5s} {'Q4':>5s} " \
            f"{'high arousal':>12s} {'indep.':>7s} {'session':>7s}"
     print(head)
-    for label, weights in (("genre only (before)", PickWeights(fit_weight=0.0)),
-                           ("genre + mood fit", PickWeights())):
+    from device.music_fit import DAY_ONE, MoodFit, Target
+
+    # The liking data alone would give happy listeners positive valence and no extra energy.
+    liking_only = {**DAY_ONE, "happy": Target(0.6, 0.0, 1.0)}
+    for label, weights, day_one in (
+        ("genre only (before)", PickWeights(fit_weight=0.0), DAY_ONE),
+        ("genre + mood fit", PickWeights(), DAY_ONE),
+        ("happy at arousal 0", PickWeights(), liking_only),
+    ):
         high = {}
         for mood in ("happy", "sad", "neutral", "angry"):
-            p = Picker(tracks, taste, weights=weights, rng=random.Random(args.seed))
+            p = Picker(tracks, taste, weights=weights, mood_fit=MoodFit(day_one=day_one),
+                       rng=random.Random(args.seed))
             got = []
             for _ in range(args.n):
                 p.restart()

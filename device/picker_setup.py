@@ -18,6 +18,33 @@ from .picker import Picker
 log = logging.getLogger(__name__)
 
 
+class FlatTaste:
+    """Every genre 5/10: used only when the models folder has no taste artifact at all."""
+
+    def __init__(self, genres: tuple[str, ...]):
+        self.genres = genres
+
+    def genre_scores(self, user: str, mood: str) -> dict[str, float]:
+        return dict.fromkeys(self.genres, 5.0)
+
+    def track_scores(self, user, mood, track_ids) -> dict[str, float]:
+        return {}
+
+
+def load_taste_or_flat(models_dir: Path):
+    """The taste artifact; a flat table (with a warning) only if none is shipped at all.
+    A taste artifact that is present but broken is an error, never silently replaced."""
+    from .genres import GENRES
+    from .manifest import load_manifest
+    from .taste import load_taste
+
+    manifest = load_manifest(models_dir) if (Path(models_dir) / "manifest.json").exists() else None
+    if manifest is None or manifest.taste is None:
+        log.warning("%s: no taste model; every genre scores 5/10", models_dir)
+        return FlatTaste(GENRES)
+    return load_taste(models_dir)
+
+
 def learning_rule(cfg: Config) -> LearningRule:
     c = cfg.learning
     return LearningRule(c.enabled, c.skip_within_s, c.max_adjust, c.shrinkage)

@@ -15,11 +15,10 @@ from ..moods import MOODS, UNKNOWN
 
 
 def pick_rows(cfg, mood: str, count: int, *, user: str, seed: int | None) -> list[dict]:
-    from ..app import load_taste_or_flat
     from ..errors import UserError
     from ..journal import Journal
     from ..library import LibraryIndex
-    from ..picker_setup import make_picker
+    from ..picker_setup import load_taste_or_flat, make_picker
 
     if not cfg.library_index_path.exists():
         raise UserError(f"{cfg.library_index_path}: no library index yet "

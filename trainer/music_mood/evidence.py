@@ -12,8 +12,11 @@ MUMR field study (Li et al.): 897 listens rated 1-5, the listener's valence and 
   before listening (mapped to moods as the taste prior does) and each track's Spotify
   valence and energy (rescaled to -1..1 as the track's valence and arousal).
 
-For each mood and each quadrant of the track's plane the report gives the mean score
-(Emotify: liked - disliked; MUMR: rating minus that user's mean rating) and its count.
+For each listener mood the report gives (1) the mean score (Emotify: liked - disliked;
+MUMR: rating minus that user's mean rating) per quadrant of the track's plane, with its
+count, and (2) the least-squares slopes of the score on the track's standardised valence
+and arousal, with bootstrap 95 % intervals: which direction on the plane people in that
+mood liked more.
 """
 
 from __future__ import annotations
@@ -60,15 +63,26 @@ def mumr_mood(valence: float, arousal: float, t: float = 0.2) -> str:
     return "neutral"
 
 
+def _slopes(v: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x = np.column_stack([np.ones(len(y)), v, a])
+    return np.linalg.lstsq(x, y, rcond=None)[0][1:]
+
+
 @dataclass
 class Table:
-    """mood -> quadrant -> (mean score, count)."""
+    """mood -> quadrant -> (mean score, count), and mood -> slopes with intervals."""
 
     source: str
     score: str
     cells: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    slopes: dict[str, tuple[np.ndarray, np.ndarray, int]] = field(default_factory=dict)
 
-    def add(self, mood: np.ndarray, quadrant: np.ndarray, score: np.ndarray) -> None:
+    def add(self, mood: np.ndarray, valence: np.ndarray, arousal: np.ndarray,
+            score: np.ndarray, *, boots: int = 1000, seed: int = 0) -> None:
+        quadrant = quadrant_of(valence, arousal)
+        zv = (valence - valence.mean()) / valence.std()
+        za = (arousal - arousal.mean()) / arousal.std()
+        rng = np.random.default_rng(seed)
         for m in MOODS:
             row = []
             for q in range(4):
@@ -76,24 +90,39 @@ class Table:
                 n = int(sel.sum())
                 row.append((float(score[sel].mean()) if n else float("nan"), n))
             self.cells[m] = row
-
-    def best(self, mood: str, min_n: int = 20) -> int | None:
-        row = [(s if n >= min_n else -np.inf) for s, n in self.cells.get(mood, [])]
-        return int(np.argmax(row)) if row and np.isfinite(max(row)) else None
+            idx = np.flatnonzero(mood == m)
+            if len(idx) >= 20:
+                fit = _slopes(zv[idx], za[idx], score[idx])
+                draws = [_slopes(zv[b], za[b], score[b])
+                         for b in (rng.choice(idx, len(idx)) for _ in range(boots))]
+                self.slopes[m] = (fit, np.percentile(draws, [2.5, 97.5], axis=0), len(idx))
 
     def markdown(self) -> str:
-        head = "| listener's mood | " + " | ".join(QUADRANT_NAMES) + " | best |"
+        head = "| listener's mood | " + " | ".join(QUADRANT_NAMES) + " |"
         lines = [f"{self.source}: mean {self.score} per track quadrant (n)", head,
-                 "|---" * 6 + "|"]
+                 "|---" * 5 + "|"]
         for m, row in self.cells.items():
             cells = " | ".join(f"{s:+.3f} ({n})" if n else "- (0)" for s, n in row)
-            b = self.best(m)
-            lines.append(f"| {m} | {cells} | {QUADRANT_NAMES[b] if b is not None else '-'} |")
+            lines.append(f"| {m} | {cells} |")
+        lines += ["", f"{self.source}: slope of {self.score} per standard deviation of the"
+                  " track's valence / arousal [95 % bootstrap interval]",
+                  "| listener's mood | n | valence | arousal |", "|---|---|---|---|"]
+        for m, (fit, ci, n) in self.slopes.items():
+            lines.append(f"| {m} | {n} | {fit[0]:+.3f} [{ci[0, 0]:+.3f}, {ci[1, 0]:+.3f}] |"
+                         f" {fit[1]:+.3f} [{ci[0, 1]:+.3f}, {ci[1, 1]:+.3f}] |")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, object]:
-        return {m: {QUADRANT_NAMES[q]: {"mean": round(s, 4), "n": n}
-                    for q, (s, n) in enumerate(row)} for m, row in self.cells.items()}
+        return {
+            "quadrants": {m: {QUADRANT_NAMES[q]: {"mean": round(s, 4), "n": n}
+                              for q, (s, n) in enumerate(row)}
+                          for m, row in self.cells.items()},
+            "slopes": {m: {"n": n, "valence": round(float(f[0]), 4),
+                           "arousal": round(float(f[1]), 4),
+                           "valence_ci": [round(float(x), 4) for x in ci[:, 0]],
+                           "arousal_ci": [round(float(x), 4) for x in ci[:, 1]]}
+                       for m, (f, ci, n) in self.slopes.items()},
+        }
 
 
 def emotify(folder: Path) -> Table:
@@ -114,13 +143,13 @@ def emotify(folder: Path) -> Table:
         va[t] = (f @ place) / max(f.sum(), 1.0)
     v = np.array([va[t][0] for t in tracks])
     a = np.array([va[t][1] for t in tracks])
-    # Centre each clip's axes on the clip median so that "high" and "low" split the set.
-    v, a = v - np.median(list(x[0] for x in va.values())), a - np.median(
-        list(x[1] for x in va.values()))
+    # Centre each axis on the clips' median so that "high" and "low" split the set.
+    v = v - np.median([x[0] for x in va.values()])
+    a = a - np.median([x[1] for x in va.values()])
     mood = np.array([EMOTIFY_MOODS[int(r["mood"])] for r in rows])
     score = np.array([int(r["liked"]) - int(r["disliked"]) for r in rows], dtype=float)
     table = Table("Emotify (8,407 annotations, 400 clips)", "liked - disliked")
-    table.add(mood, quadrant_of(v, a), score)
+    table.add(mood, v, a, score)
     return table
 
 
@@ -149,8 +178,8 @@ def mumr(folder: Path) -> Table:
     centred = rating_a.copy()
     for u in np.unique(users_a):
         centred[users_a == u] -= rating_a[users_a == u].mean()
-    table = Table("MUMR field study (897 listens)", "rating - user's mean")
-    table.add(np.array(moods), quadrant_of(np.array(v), np.array(a)), centred)
+    table = Table(f"MUMR field study ({len(rating)} listens)", "rating - user's mean")
+    table.add(np.array(moods), np.array(v), np.array(a), centred)
     return table
 
 
