@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .camera import open_source
 from .config import Config
+from .db import disk_full, free_bytes
 from .errors import UserError
 from .events import EventBus
 from .jobs import BackgroundJobs
@@ -29,6 +31,7 @@ from .mood_watch import Backoff, FixedMood, MoodSource, MoodWatcher
 from .picker import Picker
 from .sdnotify import Notifier
 from .speaker import MoodPolicy, ResumePolicy, Speaker, SpeakerStats, VolumePolicy
+from .startup import StateLock, library_reachable, wait_for_library
 from .status import StatusLine, format_short
 
 log = logging.getLogger(__name__)
@@ -121,7 +124,21 @@ class Parts:
 
 
 def scan(cfg: Config, index: LibraryIndex) -> None:
-    report = scan_library(cfg.library.path, index, genre_overrides=cfg.library.genre_overrides)
+    """Rescan into the index; on a full disk the index stays as it was and the speaker
+    plays from it (a warning names the disk)."""
+    if index.read_only:
+        log.warning("library: not rescanned: the index is read-only while the disk is full")
+        return
+    try:
+        report = scan_library(cfg.library.path, index,
+                              genre_overrides=cfg.library.genre_overrides)
+    except sqlite3.OperationalError as exc:
+        if not disk_full(exc, index.path.parent):
+            raise
+        log.warning("library: the index could not be updated, the disk holding %s is full"
+                    " (%d KiB free); playing from the index as it was", index.path.parent,
+                    free_bytes(index.path.parent) // 1024)
+        return
     log.info("library: %s", report.summary())
     for path, err in report.broken[:20]:
         log.warning("library: broken file %s: %s", path, err)
@@ -139,7 +156,7 @@ def build(
     from .player import VlcPlayer, make_output
 
     cfg.state.dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal(cfg.journal_path)
+    journal = Journal(cfg.journal_path, hold_when_full=True)
     index = LibraryIndex(cfg.library_index_path)
     store = ModelStore(cfg.state.dir, cfg.models.dir)
     bus = bus or EventBus()
@@ -213,10 +230,17 @@ def run_speaker(cfg: Config, stop: threading.Event, *, seconds: float | None = N
     bridge when ``[mqtt] host`` is set, and the loop until ``stop`` or ``seconds``."""
     status = status or StatusLine()
     notifier = notifier or Notifier()
+    lock = StateLock(cfg.state.dir)
+    lock.acquire()  # before anything is written: a second instance is refused here
     bus = EventBus()
     bus.subscribe("status-line", lambda e: status(e.status))
     bus.subscribe("systemd", lambda e: notifier.status(format_short(e.status)))
     try:
+        if not library_reachable(cfg.library.path):
+            notifier.ready("waiting for the music folder")  # up, and fed by the watchdog
+            if not wait_for_library(cfg.library.path, stop, say=notifier.status,
+                                    ping=notifier.watchdog):
+                return SpeakerStats()
         with build(cfg, mood=mood, bus=bus, watchdog=notifier.watchdog) as parts:
             watcher = parts.mood if isinstance(parts.mood, MoodWatcher) else None
             if watcher is not None:
@@ -241,7 +265,9 @@ def run_speaker(cfg: Config, stop: threading.Event, *, seconds: float | None = N
                     watcher.stop()
                 status.close()
     finally:
+        bus.close()
         notifier.close()
+        lock.release()
 
 
 def serve(cfg: Config, *, seconds: float | None = None, mood: MoodSource | None = None,

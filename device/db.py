@@ -7,8 +7,12 @@ instead of failing in the middle of a song with "database disk image is malforme
 
 from __future__ import annotations
 
+import errno
+import shutil
 import sqlite3
 from pathlib import Path
+
+LOW_SPACE_BYTES = 1 << 20  # below this, an I/O error is taken for a full disk
 
 
 class DatabaseDamaged(Exception):
@@ -58,3 +62,21 @@ class SqliteFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def disk_full(exc: BaseException, directory: Path) -> bool:
+    """SQLite's "database or disk is full", or an I/O error on a disk with no room left
+    (opening a WAL journal on a full disk fails that way, and is not corruption)."""
+    if getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc):
+        return True
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return ("disk I/O error" in str(exc) or isinstance(exc, OSError)) and free_bytes(
+        directory) < LOW_SPACE_BYTES
+
+
+def free_bytes(directory: Path) -> int:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return 0

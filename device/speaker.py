@@ -327,6 +327,7 @@ class Speaker:
         """One tick: watchdog, user file, fades, mood policy, end of track, journal, events."""
         if self._watchdog is not None:
             self._watchdog()
+        self.journal.flush_pending()  # writes that waited for disk space, if any
         self._poll_user_file()
         now = self._clock()
         self._advance_fades(now)

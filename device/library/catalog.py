@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..startup import library_reachable
 from .index import LibraryIndex, Track
 
 
@@ -21,11 +21,7 @@ class IndexCatalog:
     def available(self) -> bool:
         """False when the folder is gone or empty: an unmounted disk leaves an empty
         mount point, and its tracks must not be forgotten one by one."""
-        try:
-            with os.scandir(self.root) as it:
-                return any(True for _ in it)
-        except OSError:
-            return False
+        return library_reachable(self.root)
 
     def forget(self, track: Track, error: str) -> None:
         if self.available():

@@ -12,11 +12,12 @@ cache is valid exactly as long as the tags are; a new model rescores every row.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..db import DatabaseDamaged, SqliteFile, open_db
+from ..db import DatabaseDamaged, SqliteFile, disk_full, free_bytes, open_db
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,14 @@ class LibraryIndex(SqliteFile):
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.read_only = False
         try:
             try:
                 self.db = open_db(self.path, SCHEMA)
             except DatabaseDamaged as exc:
+                if disk_full(exc, self.path.parent):  # no room for the WAL: not damage
+                    self._open_read_only(exc)
+                    return
                 aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
                 for suffix in ("", "-wal", "-shm"):
                     src = Path(str(self.path) + suffix)
@@ -122,6 +127,18 @@ class LibraryIndex(SqliteFile):
         except (DatabaseDamaged, OSError) as exc:
             raise UserError(f"{self.path}: cannot open the library index: {exc}") from None
         self._migrate()
+
+    def _open_read_only(self, exc: Exception) -> None:
+        """A full disk at start: play from the index as it was (read-only, no WAL needed)
+        rather than not at all; rescans and scoring wait for space."""
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: cannot create the library index: the disk is full "
+                            f"({free_bytes(self.path.parent) // 1024} KiB free)") from None
+        log.warning("%s: the disk is full (%s); using the library index read-only until"
+                    " there is space", self.path, exc)
+        self.db = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True,
+                                  check_same_thread=False)
+        self.read_only = True
 
     def _migrate(self) -> None:
         have = {r[1] for r in self.db.execute("PRAGMA table_info(tracks)")}

@@ -90,7 +90,7 @@ class Outbox:
     # --- its thread ----------------------------------------------------------------
 
     def _run(self) -> None:
-        with Journal(self.journal_path) as journal:
+        with Journal(self.journal_path, hold_when_full=True) as journal:
             while True:
                 try:
                     kind, value = self._inbox.get(timeout=1.0)
@@ -107,7 +107,9 @@ class Outbox:
         if kind == "connected":
             self._connected = bool(value)
             self._restart()
-        elif kind == "ack":
+        if not journal.flush_pending():  # not open yet: the disk was full at start
+            return
+        if kind == "ack":
             assert isinstance(value, Ack)
             ids = list(value.event_ids) + [r["event_id"] for r in value.rejected
                                            if r.get("event_id")]
