@@ -226,7 +226,7 @@ def test_a_truncated_mp3_is_not_called_undecodable(tmp_path):
     (lib / "cut.mp3").write_bytes(src.read_bytes()[:30_000])  # about 1.5 s of audio
     shutil.copy(src, lib / "whole.mp3")
     cfg = _cfg(tmp_path, tmp_path / "state", picker={"no_repeat": 1})
-    stop, ready, box, t = _start(cfg)
+    stop, ready, _box, t = _start(cfg)
     assert ready.wait(30)
     time.sleep(4.0)
     stop.set()
