@@ -134,3 +134,33 @@ def test_the_loop_keeps_ticking_through_fades_and_answers_commands_during_them(
         finally:
             remote.close()
 
+
+
+def test_discovery_is_retained_resent_when_home_assistant_comes_online_and_removable(
+        tmp_path, mqtt_broker, topics):
+    cfg = speaker_config(tmp_path, mqtt_broker.settings())
+    disc = "homeassistant/device/spk1/config"
+    with running(cfg):
+        ha = Remote(mqtt_broker.settings(), topics, subscribe="homeassistant/#")
+        try:
+            first = ha.wait_for(lambda m: m.topic == disc)
+            assert first.retain and first.json()["dev"]["identifiers"]
+            ha.client.publish("homeassistant/status", "online", qos=1)
+            again = ha.wait_for(lambda m: m.topic == disc and not m.retain)
+            assert again.json() == first.json()
+        finally:
+            ha.close()
+    off = speaker_config(tmp_path / "again", mqtt_broker.settings(), mqtt={"discovery": False})
+    with running(off):  # discovery off: an empty retained payload removes the device
+        remote = Remote(mqtt_broker.settings(), topics)
+        try:  # published after the removal, on the same connection: the removal is done
+            remote.wait_for(lambda m: m.topic == topics.availability and not m.retain
+                            or m.topic == topics.state and m.json()["state"] == "playing")
+        finally:
+            remote.close()
+    late = Remote(mqtt_broker.settings(), topics, subscribe="homeassistant/#")
+    try:
+        with pytest.raises(AssertionError):
+            late.wait_for(lambda m: m.topic == disc, timeout=1.5)
+    finally:
+        late.close()

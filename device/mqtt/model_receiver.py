@@ -20,7 +20,8 @@ from pathlib import Path
 
 from ..control import Reload
 from ..errors import UserError
-from ..model_store import ModelStore, manifest_files
+from ..manifest import load_manifest
+from ..model_store import ModelStore
 from .protocol import (
     MANIFEST,
     MODEL_FILES,
@@ -28,6 +29,7 @@ from .protocol import (
     ProtocolError,
     Result,
     Topics,
+    allowed_model_files,
     decode_begin,
     decode_commit,
     encode_result,
@@ -67,10 +69,9 @@ class ModelReceiver:
     def allowed(self) -> tuple[str, ...]:
         """The shipped names, plus whatever the set in use declares."""
         try:
-            extra = tuple(manifest_files(self.store.current()))
-        except UserError:
-            extra = ()
-        return MODEL_FILES + tuple(n for n in extra if n not in MODEL_FILES)
+            return allowed_model_files(load_manifest(self.store.current()).raw)
+        except (UserError, ProtocolError):
+            return MODEL_FILES
 
     # --- from paho's network thread: quick checks only -----------------------------
 
