@@ -92,6 +92,6 @@ def register(sub) -> None:
     r.add_argument("--models", type=Path, default=Path("models"))
     r.add_argument("--emotify", type=Path, default=DATA / "emotify_sample")
     r.add_argument("--limit", type=int, default=None, help="only the first N clips")
-    r.add_argument("--tolerance", type=float, default=0.15,
+    r.add_argument("--tolerance", type=float, default=0.25,
                    help="largest allowed |difference| in valence or arousal (-1..1)")
     r.set_defaults(handler=cmd_transfer)

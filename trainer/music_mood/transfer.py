@@ -24,6 +24,9 @@ from .evidence import GEMS_VA
 
 #: libsndfile's MP3 compression level that gives 40 kbps CBR for mono 22.05 kHz.
 LEVEL_40KBPS = 0.8
+#: The sample's clips are numbered within their genre folder; annotations number the 400
+#: tracks 1-100 classical, 101-200 rock, 201-300 electronic, 301-400 pop.
+GENRE_OFFSET = {"classical": 0, "rock": 100, "electronic": 200, "pop": 300}
 
 
 def reencode_like_4q(src: Path, dst: Path) -> None:
@@ -98,5 +101,6 @@ def transfer(models: Path, emotify: Path, *, limit: int | None = None,
             a, b = model.score_file(clip), model.score_file(copy)
             orig.append((a.valence, a.arousal))
             re_.append((b.valence, b.arousal))
-            fv.append(felt.get(clip.stem, (np.nan, np.nan)))
+            track = str(GENRE_OFFSET.get(clip.parent.name, 0) + int(clip.stem))
+            fv.append(felt.get(track, (np.nan, np.nan)))
     return TransferResult([str(c) for c in clips], np.array(orig), np.array(re_), np.array(fv))
