@@ -6,7 +6,7 @@ from one corpus to the other (fit on SMP train, score NLPCC's even rows; fit on 
 even rows, score SMP's eval splits). English: fitted on GoEmotions train, scored on dev,
 with the classification speed. The code-switching set and every test split stay unread.
 
-    PYTHONPATH=. .venv/bin/python bench/post_mood_choices.py [--jieba]
+    PYTHONPATH=. .venv/bin/python bench/post_mood_choices.py [--jieba] [--dutir] [--extras-only]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def fit(posts, blocks, alpha):
     return fit_model([p.text for p in posts], [p.mood for p in posts], blocks, alpha)
 
 
-def chinese(jieba: bool) -> None:
+def chinese(jieba: bool, dutir: bool, base: bool) -> None:
     held = held_out_texts(DATA)
     nlpcc, smp = load("nlpcc", "fit", held), load("smp", "train", held)
     quarter = np.random.default_rng(0).permutation(len(nlpcc)) % 4 == 0
@@ -62,13 +62,15 @@ def chinese(jieba: bool) -> None:
                 ("char 1-4, min_df 3", (Block("char", (1, 4), 3),), 1e-5)]  # fmt: skip
     print(f"{'Chinese':34s} {' '.join(f'{k:>15s}' for k in valid)} {'smp->nlpcc':>11s} "
           f"{'nlpcc->smp':>11s} {'features':>9s}")  # fmt: skip
-    for name, blocks, alpha in variants:
+    for name, blocks, alpha in variants if base else []:
         model = fit(train, blocks, alpha)
         scores = " ".join(f"{f1(model, v):15.3f}" for v in valid.values())
         a, b = f1(fit(smp, blocks, alpha), nlpcc), f1(fit(nlpcc, blocks, alpha), both_eval)
         print(f"{name:34s} {scores} {a:11.3f} {b:11.3f} {model.coef.shape[1]:9d}", flush=True)
     if jieba:
         segmented(train, valid)
+    if dutir:
+        lexicon_block(train, valid)
 
 
 def segmented(train, valid) -> None:
@@ -87,6 +89,53 @@ def segmented(train, valid) -> None:
     model = fit(seg(train), blocks, 1e-5)
     scores = " ".join(f"{f1(model, seg(v)):15.3f}" for v in valid.values())
     print(f"{'+ jieba words 1-2':34s} {scores}  ({time.perf_counter() - t0:.0f} s with segmenting)")
+
+
+def lexicon_block(train, valid) -> None:
+    """Character 1-3-grams plus the DUTIR lexicon: per fine category (21), log1p of how
+    many of its words (1-4 characters) the post contains, scaled by 0.1 or 0.3."""
+    import pandas as pd
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import SGDClassifier
+
+    from trainer.taste.mood.features import fit_vectorisers
+
+    table = pd.read_csv(DATA / "dutir_lexicon" / "dutir_affective_lexicon.csv",
+                        keep_default_na=False, dtype=str)  # fmt: skip
+    words: dict[str, str] = {}
+    for w, c in zip(table["词语"].str.strip(), table["情感分类"].str.strip(), strict=True):
+        if 1 <= len(w) <= 4 and c:
+            words.setdefault(w, c)
+    cats = sorted(set(words.values()))
+    vocab = {w: i for i, w in enumerate(words)}
+    to_cat = sparse.csr_matrix(
+        (np.ones(len(words)), (range(len(words)), [cats.index(c) for c in words.values()])),
+        shape=(len(words), len(cats)),
+    )
+    counter = CountVectorizer(analyzer="char", ngram_range=(1, 4), vocabulary=vocab,
+                              lowercase=False)  # fmt: skip
+
+    def lex(posts):
+        counts = counter.transform([normalise(p.text) for p in posts]) @ to_cat
+        return sparse.csr_matrix(np.log1p(counts.toarray()))
+
+    vecs, x = fit_vectorisers((Block("char", (1, 3), 3),), [p.text for p in train])
+    y = np.array([CLASSES.index(p.mood) for p in train])
+
+    def ngrams(posts):
+        return sparse.hstack([v.transform([normalise(p.text) for p in posts]) for v in vecs])
+
+    for scale in (0.1, 0.3):
+        sgd = SGDClassifier(loss="log_loss", alpha=1e-5, class_weight="balanced", max_iter=30,
+                            tol=None, random_state=0)  # fmt: skip
+        sgd.fit(sparse.hstack([x, scale * lex(train)]).tocsr(), y)
+        scores = []
+        for posts in valid.values():
+            pred = sgd.predict(sparse.hstack([ngrams(posts), scale * lex(posts)]).tocsr())
+            truth = [CLASSES.index(p.mood) for p in posts]
+            scores.append(f"{f1_score(truth, pred, average='macro'):15.3f}")
+        print(f"{f'+ DUTIR categories x {scale}':34s} {' '.join(scores)}", flush=True)
 
 
 def english() -> None:
@@ -110,6 +159,9 @@ def english() -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jieba", action="store_true", help="also try jieba word n-grams (slow)")
+    ap.add_argument("--dutir", action="store_true", help="also try DUTIR category counts")
+    ap.add_argument("--extras-only", action="store_true", help="only the --jieba/--dutir rows")
     args = ap.parse_args()
-    chinese(args.jieba)
-    english()
+    chinese(args.jieba, args.dutir, base=not args.extras_only)
+    if not args.extras_only:
+        english()

@@ -29,6 +29,7 @@ from trainer.taste.mood.features import (
     CLASSES,
     language,
     load_models,
+    normalise,
     save_models,
     tfidf,
 )
@@ -229,7 +230,8 @@ def test_corrupt_or_missing_model_file_is_a_user_error(tmp_path):
 
 def test_fast_tfidf_equals_scikit_learn(small_fit, clf):
     posts, model = small_fit
-    texts = [p.text.lower() for p in posts[:200]] + ["", "   ", "hello world!!"]
+    raw = [p.text for p in posts[:200]] + ["", "   ", "hello  World!!\tI", "a", "x y"]
+    texts = [normalise(t) for t in raw]  # what the models are given
     for m in (model, clf.models["en"]):
         for v in m.vectorisers:
             assert abs(tfidf(v, texts) - v.transform(texts)).max() < 1e-6

@@ -95,10 +95,39 @@ class LanguageModel:
         return p / p.sum(axis=1, keepdims=True)
 
 
+def _char(doc: str, lo: int, hi: int) -> list[str]:
+    return [
+        doc[i : i + n] for n in range(lo, min(hi, len(doc)) + 1) for i in range(len(doc) - n + 1)
+    ]
+
+
+def _char_wb(doc: str, lo: int, hi: int) -> list[str]:
+    out = []
+    for word in doc.split():
+        w = f" {word} "
+        for n in range(lo, hi + 1):
+            if len(w) <= n:  # a short word counts once, whole (as scikit-learn does)
+                out.append(w)
+                break
+            out.extend(w[i : i + n] for i in range(len(w) - n + 1))
+    return out
+
+
+def analyzer(v: TfidfVectorizer):
+    """``v.build_analyzer()`` for text already through ``normalise`` (lower case, single
+    spaces): the same n-grams without its per-post decoding and whitespace pass."""
+    lo, hi = v.ngram_range
+    if v.analyzer == "char":
+        return lambda doc: _char(doc, lo, hi)
+    if v.analyzer == "char_wb":
+        return lambda doc: _char_wb(doc, lo, hi)
+    return v.build_analyzer()
+
+
 def tfidf(v: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
-    """``v.transform(docs)``, three times faster: scikit-learn counts n-grams with a
-    ``KeyError`` per unknown one, and most character 3-grams of a new post are unknown."""
-    analyze, get = v.build_analyzer(), v.vocabulary_.get
+    """``v.transform(docs)`` for normalised posts, several times faster: scikit-learn counts
+    n-grams with a ``KeyError`` per unknown one, and most n-grams of a new post are."""
+    analyze, get = analyzer(v), v.vocabulary_.get
     indptr, indices = [0], []
     for doc in docs:
         indices.extend(i for i in map(get, analyze(doc)) if i is not None)
