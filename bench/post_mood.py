@@ -8,6 +8,8 @@ classifying posts of each language in one batch (SMP usual test, GoEmotions test
 per second of wall time and per second of this process's CPU time.
 
     PYTHONPATH=. .venv/bin/python bench/post_mood.py --sim --speed [--users 300]
+    PYTHONPATH=. .venv/bin/python bench/post_mood.py --thresholds 0.4 0.5 0.575 0.65 \
+        --users 200 --seed 1
 """
 
 from __future__ import annotations
@@ -27,15 +29,29 @@ if sys.path[0] == str(Path(__file__).resolve().parent):  # bench/device.py shado
 SOURCES = {"nlpcc": DATA / "nlpcc2014_weibo_emotion", "smp": DATA / "smp2020_ewect"}
 
 
-def pipeline(posts_from: str, users: int, posts_per_user: int, seed: int) -> dict:
+def pipeline(
+    posts_from: str, users: int, posts_per_user: int, seed: int, thresholds=(None,)
+) -> list[dict]:
+    """One simulated set, scored with each post-mood threshold (None: the shipped ones)."""
+    from trainer.taste.build import BuildConfig
     from trainer.taste.evalsim import simulated_ratings, spearman_report
     from trainer.taste.simulate import simulate, write_simulation
 
-    sim = simulate(SOURCES[posts_from], DATA / "lastfm1k_subset", users, posts_per_user,
+    source = SOURCES["nlpcc" if posts_from == "nlpcc" else "smp"]
+    sim = simulate(source, DATA / "lastfm1k_subset", users, posts_per_user,
                    seed=seed, mood_share=0.5, posts_from=posts_from)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         write_simulation(sim, Path(tmp))
-        return spearman_report(simulated_ratings(Path(tmp)))
+        return [spearman_report(simulated_ratings(Path(tmp), BuildConfig(min_confidence=th)))
+                for th in thresholds]  # fmt: skip
+
+
+def row(label: str, r: dict) -> str:
+    per = r["pipeline"]["per_mood"]
+    hsa = (per["happy"] + per["sad"] + per["angry"]) / 3
+    return (f"{label:12s} {r['pipeline']['mean']:9.3f} {per['happy']:7.3f} {per['sad']:7.3f} "
+            f"{per['angry']:7.3f} {per['neutral']:7.3f} {hsa:7.3f} "
+            f"{r['pipeline_true_post_moods']['mean']:10.3f}")  # fmt: skip
 
 
 def speed() -> dict:
@@ -62,6 +78,9 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--posts", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--thresholds", type=float, nargs="+", metavar="T",
+                    help="validation: pipeline with these post-mood thresholds on users "
+                    "posting SMP's eval splits")  # fmt: skip
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     result: dict = {}
@@ -71,17 +90,19 @@ def main() -> None:
               f"machine's load does not change): zh {s['zh_posts_per_s']:.0f} "
               f"({s['zh_posts_per_cpu_s']:.0f}), en {s['en_posts_per_s']:.0f} "
               f"({s['en_posts_per_cpu_s']:.0f})")  # fmt: skip
-    if args.sim:
+    if args.sim or args.thresholds:
         print(f"{'posts from':12s} {'pipeline':>9s} {'happy':>7s} {'sad':>7s} {'angry':>7s} "
               f"{'neutral':>7s} {'h/s/a':>7s} {'true moods':>10s}")  # fmt: skip
+    if args.sim:
         for posts_from in SOURCES:
-            r = pipeline(posts_from, args.users, args.posts, args.seed)
-            result[posts_from] = r
-            per = r["pipeline"]["per_mood"]
-            hsa = (per["happy"] + per["sad"] + per["angry"]) / 3
-            print(f"{posts_from:12s} {r['pipeline']['mean']:9.3f} {per['happy']:7.3f} "
-                  f"{per['sad']:7.3f} {per['angry']:7.3f} {per['neutral']:7.3f} {hsa:7.3f} "
-                  f"{r['pipeline_true_post_moods']['mean']:10.3f}", flush=True)  # fmt: skip
+            result[posts_from] = r = pipeline(posts_from, args.users, args.posts, args.seed)[0]
+            print(row(posts_from, r), flush=True)
+    if args.thresholds:
+        print(f"validation: posts from SMP's eval splits, {args.users} users, seed {args.seed}")
+        runs = pipeline("smp-eval", args.users, args.posts, args.seed, args.thresholds)
+        for th, r in zip(args.thresholds, runs, strict=True):
+            result[f"smp-eval threshold {th}"] = r
+            print(row(f"threshold {th}", r), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

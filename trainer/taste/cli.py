@@ -28,9 +28,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from .simulate import simulate, write_simulation
 
-    source = args.smp if args.posts_from == "smp" else args.nlpcc
+    corpus = "nlpcc" if args.posts_from == "nlpcc" else "smp"
+    source = args.smp if corpus == "smp" else args.nlpcc
     if source is None:
-        raise UserError(f"--posts-from {args.posts_from} needs --{args.posts_from} PATH")
+        raise UserError(f"--posts-from {args.posts_from} needs --{corpus} PATH")
     sim = simulate(source, args.lastfm, args.users, args.posts_per_user, seed=args.seed,
                    mood_share=args.mood_share, posts_from=args.posts_from)  # fmt: skip
     write_simulation(sim, args.out)
@@ -152,9 +153,10 @@ def register(subparsers) -> None:
     e.set_defaults(handler=cmd_evaluate)
 
     s = sub.add_parser("simulate", help="semi-synthetic users with planted tastes")
-    s.add_argument("--posts-from", choices=("nlpcc", "smp"), default="nlpcc",
-                   help="whose held-out posts users publish: NLPCC 2014's odd rows or "
-                   "SMP2020-EWECT's test splits (never fitted on)")  # fmt: skip
+    s.add_argument("--posts-from", choices=("nlpcc", "smp", "smp-eval"), default="nlpcc",
+                   help="whose held-out posts users publish: NLPCC 2014's odd rows, "
+                   "SMP2020-EWECT's test splits, or its eval splits (for choosing "
+                   "settings)")  # fmt: skip
     s.add_argument("--nlpcc", type=Path, help="NLPCC 2014 CSV or directory")
     s.add_argument("--smp", type=Path, help="SMP2020-EWECT directory")
     s.add_argument("--lastfm", type=Path, required=True)

@@ -36,14 +36,20 @@ class Simulation:
     post_moods: tuple[str, ...] = ()  # the true (labelled) mood of each post, for diagnosis only
 
 
-POST_SPLITS = {"nlpcc": ("test",), "smp": ("usual_test", "virus_test")}
+# --posts-from -> (corpus, splits): held-out test posts; smp-eval for choosing settings.
+POST_SPLITS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "nlpcc": ("nlpcc", ("test",)),
+    "smp": ("smp", ("usual_test", "virus_test")),
+    "smp-eval": ("smp", ("usual_eval", "virus_eval")),
+}
 
 
 def held_out_posts(posts_from: str, path: Path) -> list[LabelledPost]:
     """Labelled posts the shipped classifier was not fitted on (``POST_SPLITS``)."""
     if posts_from not in POST_SPLITS:
         raise UserError(f"--posts-from must be one of {', '.join(POST_SPLITS)}, not {posts_from!r}")
-    return [p for split in POST_SPLITS[posts_from] for p in read_corpus(posts_from, path, split)]
+    corpus, splits = POST_SPLITS[posts_from]
+    return [p for split in splits for p in read_corpus(corpus, path, split)]
 
 
 def session_gaps(lastfm_dir: Path) -> np.ndarray:
