@@ -293,6 +293,23 @@ def test_posts_csv_and_jsonl_to_json_lines(tmp_path, capsys):
     assert f"{jsonl}:2: not a JSON object" in capsys.readouterr().out
 
 
+def test_posts_from_a_mastodon_outbox(tmp_path):
+    from datetime import datetime, timezone
+
+    from test_taste_imports import mastodon_outbox
+
+    when = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    outbox = mastodon_outbox([(when, "<p>What a wonderful, happy day!</p>"),
+                              (when, "<p>今天好难过，一直在哭[泪]</p>")])  # fmt: skip
+    (tmp_path / "outbox.json").write_text(json.dumps(outbox), encoding="utf-8")
+    out = tmp_path / "moods.jsonl"
+    posts = tmp_path / "outbox.json"
+    assert main(["taste", "mood", "--posts", str(posts), "--json", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["mood"], r["language"]) for r in rows] == [
+        ("1", "happy", "en"), ("2", "sad", "zh")]  # fmt: skip
+
+
 def test_posts_without_json_or_text_column_exit_2(tmp_path, capsys):
     bad = tmp_path / "posts.jsonl"
     bad.write_text('{"text": "hi"}\n', encoding="utf-8")

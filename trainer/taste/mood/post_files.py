@@ -78,7 +78,7 @@ def read_post_texts(path: Path, problems: list[str]) -> list[PostText]:
     from ..records import ImportReport
 
     report = ImportReport()
-    posts = read_posts([path], report, include_reposts=True)
+    posts = read_posts([path], report, user="posts", include_reposts=True)  # one owner
     problems.extend(report.skipped)
     return [PostText(str(i), p.text) for i, p in enumerate(posts, start=1)]
 
