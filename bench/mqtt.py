@@ -1,7 +1,10 @@
 """MQTT benchmarks on a real Mosquitto that this script starts on a free loopback port.
 
-    python bench/mqtt.py                        # everything, about a minute
-    python bench/mqtt.py --commands 300 --backlog 10000 --ingest-rows 20000 --json out.json
+    python bench/mqtt.py                        # everything, about 1.5 minutes
+    python bench/mqtt.py --commands 100 --backlog 2000 --ingest-rows 8000 --repeats 1
+    python bench/mqtt.py --json bench/results/mqtt/run1.json
+
+The broker is configured as the README's (``set_tcp_nodelay true``), on loopback.
 
 1. Sync and command latency, on one real speaker (``device.app.run_speaker``: real libvlc
    on the dummy output playing the synthesised demo library, the replay camera on the
@@ -9,15 +12,17 @@
    bridge), started with a journal pre-filled with ``--backlog`` closed, unsynced listens,
    as after a long outage. The trainer's side is a real ``trainer.sync.ingest.Ingest`` in
    its own process (as in a deployment, it shares no interpreter with the speaker).
-   - sync: from the speaker being ready until its journal's ``unsynced_count()`` is 0 and
-     the store holds the backlog: backlog drain time and listens/s (target > 1,000/s);
+   - sync: from the speaker's ``on_ready`` (its MQTT bridge started a moment before and
+     is still connecting) until its journal's ``unsynced_count()`` is 0 and the store
+     holds the backlog: backlog drain time and listens/s (target > 1,000/s);
    - then command-to-result latency: a remote publishes ``--commands`` JSON commands (a
      mix of volume, mute, mood override and pause/play, one at a time, 20-80 ms apart) and
      times each from its publish to its ``command/result`` arrival (target p95 < 50 ms).
 2. Ingest throughput with one and with two workers on a shared subscription
    (``$share/g/...``, each worker its own process, one store): ``--devices`` bare MQTT
    speakers each send batches of 200 rows, at most 4 unacknowledged (the speaker's default
-   ``sync_in_flight``), timed from the first publish to the last acknowledgement.
+   ``sync_in_flight``), timed from the first publish to the last acknowledgement; the
+   median of ``--repeats`` runs of each, alternated.
 
 Only the camera is not real (there is none on this machine): the replay source stands in
 for it, with the real frames, detector and classifier behind it.
@@ -384,12 +389,11 @@ def encode_batches(devices: int, rows: int) -> list[list[bytes]]:
 
 
 def ingest_trial(port: int, tmp: Path, workers: int, payloads: list[list[bytes]],
-                 tag: str) -> dict:
+                 per_device: int, tag: str) -> dict:
     """One timed run: ``workers`` ingest processes on a fresh store and their own topic
     tree (so no earlier trial's sessions get a copy), every device's batches through."""
     from trainer.sync.store import ListenStore
 
-    per_device = len(payloads[0]) * BATCH
     store = tmp / f"ingest-{tag}.sqlite3"
     pool = Workers(workers, port, store, tag, "g" if workers > 1 else None)
     speakers = []
@@ -423,7 +427,8 @@ def bench_ingest(port: int, tmp: Path, devices: int, rows: int, repeats: int) ->
     runs: dict[int, list[dict]] = {1: [], 2: []}
     for rep in range(repeats):
         for n in (1, 2):
-            runs[n].append(ingest_trial(port, tmp, n, payloads, f"bench{n}-{rep}"))
+            runs[n].append(ingest_trial(port, tmp, n, payloads, rows // devices,
+                                        f"bench{n}-{rep}"))
     out = []
     for n, trials in runs.items():
         rates = sorted(t["rows"] / t["seconds"] for t in trials)
