@@ -21,7 +21,6 @@ from .features import CLASSES, LanguageModel, language, load_models
 DATA_DIR = Path(__file__).parent / "data"
 MODEL_FILE = "post_mood.npz"
 META_FILE = "classifier.json"
-EMOTIONAL = CLASSES[:3]
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,6 @@ class MoodResult:
     mood: str | None
     language: str
     probabilities: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def clear(self) -> bool:
-        return self.mood is not None
 
 
 def _meta(data_dir: Path) -> dict:

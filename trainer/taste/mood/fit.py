@@ -10,7 +10,7 @@ n-grams (``features.BLOCKS``), fitted by scikit-learn's SGD (seconds, where L-BF
 minutes for the same macro-F1 on the eval splits). The threshold and ``confusion_cv`` come
 from k-fold out-of-fold probabilities over every training corpus of the language together:
 the threshold is the lowest at which the happy/sad/angry labels' precision, averaged over
-those corpora (each counts once, whatever its size), reaches ``target``, so no single
+those corpora (each counts once, whatever its size), reaches ``TARGET``, so no single
 corpus's calibration decides it.
 """
 
@@ -104,12 +104,6 @@ def out_of_fold(
     return probs
 
 
-def predictions(probs: np.ndarray, threshold: float) -> list[str | None]:
-    best = probs.argmax(axis=1)
-    conf = probs[np.arange(len(best)), best]
-    return [CLASSES[b] if c >= threshold else None for b, c in zip(best, conf, strict=True)]
-
-
 def confusion_counts(truth: list[str], probs: np.ndarray, thresholds=THRESHOLDS) -> dict:
     """Per threshold: counts true mood x classified mood, last column unclear."""
     y = np.array([CLASSES.index(m) for m in truth], dtype=int)
@@ -173,7 +167,7 @@ def write_fit(fits: dict[str, LanguageFit], data_dir: Path) -> None:
     save_models({lang: f.model for lang, f in fits.items()}, data_dir / MODEL_FILE)
     meta = {
         "min_confidence": {lang: f.threshold for lang, f in fits.items()},
-        "fitted_on": {lang: {c: n for c, n in f.samples.items()} for lang, f in fits.items()},
+        "fitted_on": {lang: f.samples for lang, f in fits.items()},
         "splits": {lang: [f"{c} {s}" for c, s in TRAIN_SPLITS[lang]] for lang in fits},
         "model": {
             lang: {"blocks": [asdict(b) for b in BLOCKS[lang]], "alpha": ALPHA[lang]}
