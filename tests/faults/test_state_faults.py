@@ -6,7 +6,6 @@ absent (FixedMood). The full disk is a real 16 MiB tmpfs (root only; skipped els
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,49 +17,12 @@ import pytest
 
 pytest.importorskip("vlc")
 
-from device.app import run_speaker
-from device.config import config_from_dict
 from device.demo import make_library
 from device.journal import Journal, JournalError
-from device.mood_watch import Backoff, FixedMood
+from device.mood_watch import Backoff
 from device.startup import StateLock, wait_for_library
+from tests.faults.helpers import speaker_config, start_speaker
 from tests.speaker_helpers import REPO, clips_dir
-
-
-class Quiet:
-    def __call__(self, _status) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _cfg(tmp: Path, state: Path, **over):
-    raw = {
-        "library": {"path": str(tmp / "lib")},
-        "state": {"dir": str(state)},
-        "audio": {"output": "dummy", "fade_s": 0.1},
-        "camera": {"source": "none"},
-        "journal": {"position_interval_s": 0.2},
-        "resume": {"enabled": False},
-    }
-    for k, v in over.items():
-        raw.setdefault(k, {}).update(v)
-    return config_from_dict(raw)
-
-
-def _start(cfg):
-    stop = threading.Event()
-    ready = threading.Event()
-    box = {}
-
-    def main():
-        box["stats"] = run_speaker(cfg, stop, mood=FixedMood("happy", 0.9), status=Quiet(),
-                                   on_ready=lambda p: (box.update(parts=p), ready.set()))
-
-    t = threading.Thread(target=main)
-    t.start()
-    return stop, ready, box, t
 
 
 @pytest.fixture
@@ -94,28 +56,28 @@ def _fill(folder: Path) -> Path:
 
 def test_a_disk_that_fills_up_and_is_freed_loses_nothing_and_the_music_goes_on(
         tmp_path, tmpfs, caplog):
+    """the disk filling up while playing, then freed (16 MiB tmpfs)"""
     make_library(tmp_path / "lib", per_genre=1, seconds=2.0)
-    cfg = _cfg(tmp_path, tmpfs / "state")
-    stop, ready, box, t = _start(cfg)
+    cfg = speaker_config(tmp_path, tmpfs / "state")
+    run = start_speaker(cfg)
     try:
-        assert ready.wait(30)
-        speaker = box["parts"].speaker
+        assert run.ready.wait(30)
+        speaker = run.parts.speaker
         time.sleep(1.0)
         ballast = _fill(tmpfs)
         played = speaker.stats.played
         time.sleep(5.0)  # tracks end and start, positions are written: all wait in memory
-        assert t.is_alive() and speaker.stats.played > played
-        assert box["parts"].journal.pending > 0
+        assert run.thread.is_alive() and speaker.stats.played > played
+        assert run.parts.journal.pending > 0
         assert "is full" in caplog.text and "music goes on" in caplog.text
         ballast.unlink()  # space again: the waiting writes are saved within a few seconds
         deadline = time.monotonic() + 15
-        while box["parts"].journal.pending and time.monotonic() < deadline:
+        while run.parts.journal.pending and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert box["parts"].journal.pending == 0
+        assert run.parts.journal.pending == 0
     finally:
-        stop.set()
-        t.join(30)
-    stats = box["stats"]
+        run.finish()
+    stats = run.stats
     db = sqlite3.connect(cfg.journal_path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rows = db.execute("SELECT ended_at, end_reason FROM listens").fetchall()
@@ -123,26 +85,25 @@ def test_a_disk_that_fills_up_and_is_freed_loses_nothing_and_the_music_goes_on(
 
 
 def test_a_start_on_a_full_disk_plays_and_says_disk_full_not_corrupt(tmp_path, tmpfs, caplog):
+    """a start on a full disk (16 MiB tmpfs)"""
     make_library(tmp_path / "lib", per_genre=1, seconds=2.0)
-    cfg = _cfg(tmp_path, tmpfs / "state")
-    stop, ready, box, t = _start(cfg)  # a first run makes the journal and the index
-    assert ready.wait(30)
+    cfg = speaker_config(tmp_path, tmpfs / "state")
+    run = start_speaker(cfg)  # a first run makes the journal and the index
+    assert run.ready.wait(30)
     time.sleep(1.0)
-    stop.set()
-    t.join(30)
-    before = box["stats"].played
+    run.finish()
+    before = run.stats.played
     ballast = _fill(tmpfs)
     with pytest.raises(JournalError, match="disk is full") as err:
         Journal(cfg.journal_path)  # a command-line reader is told why, in words
     assert "recover" not in str(err.value)
-    stop, ready, box, t = _start(cfg)
+    run = start_speaker(cfg)
     try:
-        assert ready.wait(30)
+        assert run.ready.wait(30)
         time.sleep(3.0)
-        assert t.is_alive() and box["parts"].speaker.stats.played >= 1
+        assert run.thread.is_alive() and run.parts.speaker.stats.played >= 1
     finally:
-        stop.set()
-        t.join(30)
+        run.finish()
     ballast.unlink()
     with Journal(cfg.journal_path) as j:
         rows = j.all()
@@ -152,6 +113,7 @@ def test_a_start_on_a_full_disk_plays_and_says_disk_full_not_corrupt(tmp_path, t
 
 
 def test_a_second_instance_on_the_same_state_folder_is_refused_naming_the_pid(tmp_path):
+    """a second instance on the same state folder (item 4)"""
     make_library(tmp_path / "lib", per_genre=1, seconds=5.0)
     cfg_path = tmp_path / "config.toml"
     cfg_path.write_text(
@@ -180,6 +142,7 @@ def test_a_second_instance_on_the_same_state_folder_is_refused_naming_the_pid(tm
 
 
 def test_the_lock_is_released_when_the_holder_goes(tmp_path):
+    """the state-folder lock released when its holder goes"""
     a = StateLock(tmp_path)
     a.acquire()
     with pytest.raises(Exception, match=f"PID {os.getpid()}"):
@@ -190,6 +153,7 @@ def test_the_lock_is_released_when_the_holder_goes(tmp_path):
 
 
 def test_a_music_folder_mounted_late_is_waited_for_with_watchdog_pings(tmp_path):
+    """music folder not mounted yet at start: watchdog pings while waiting (item 7)"""
     lib = tmp_path / "lib"
     said: list[str] = []
     pings: list[float] = []
@@ -207,32 +171,35 @@ def test_a_music_folder_mounted_late_is_waited_for_with_watchdog_pings(tmp_path)
 
 
 def test_run_waits_for_the_music_folder_instead_of_exiting(tmp_path):
-    cfg = _cfg(tmp_path, tmp_path / "state")
-    stop, ready, box, t = _start(cfg)
+    """music folder not mounted yet at start: the speaker waits, then plays (item 7)"""
+    cfg = speaker_config(tmp_path, tmp_path / "state")
+    run = start_speaker(cfg)
     time.sleep(2.5)
-    assert t.is_alive() and not ready.is_set()  # waiting, not exited with "not a folder"
+    assert run.thread.is_alive() and not run.ready.is_set()  # waiting, not exited ("not a folder")
     make_library(tmp_path / "lib", per_genre=1, seconds=2.0)
-    assert ready.wait(30)  # it looks again (after 2, then 4 s) and starts
+    assert run.ready.wait(30)  # it looks again (after 2, then 4 s) and starts
     time.sleep(1.0)
-    stop.set()
-    t.join(30)
-    assert box["stats"].played >= 1
+    run.finish()
+    assert run.stats.played >= 1
 
 
 def test_a_truncated_mp3_is_not_called_undecodable(tmp_path):
+    """a truncated MP3 that played is not called undecodable (item 8)"""
     src = sorted(clips_dir().glob("*/*.mp3"))[0]
     lib = tmp_path / "lib" / "Classical"
     lib.mkdir(parents=True)
     (lib / "cut.mp3").write_bytes(src.read_bytes()[:30_000])  # about 1.5 s of audio
-    shutil.copy(src, lib / "whole.mp3")
-    cfg = _cfg(tmp_path, tmp_path / "state", picker={"no_repeat": 1})
-    stop, ready, _box, t = _start(cfg)
-    assert ready.wait(30)
-    time.sleep(4.0)
-    stop.set()
-    t.join(30)
+    (lib / "longer.mp3").write_bytes(src.read_bytes()[:120_000])  # about 6 s
+    cfg = speaker_config(tmp_path, tmp_path / "state", picker={"no_repeat": 1})
+    run = start_speaker(cfg)
+    assert run.ready.wait(30)
+    deadline = time.monotonic() + 20  # whichever is picked first, cut.mp3 comes next
+    while time.monotonic() < deadline and run.parts.speaker.stats.played < 3:
+        time.sleep(0.1)
+    run.finish()
     with Journal(cfg.journal_path) as j:
-        cut = [r for r in j.all() if r.track_id.endswith("cut.mp3")]
-    assert cut
-    for r in cut:
+        listens = j.all()
+    cut = [r for r in listens if r.track_id.endswith("cut.mp3") and r.ended_at is not None]
+    assert cut, listens
+    for r in listens:
         assert r.error is None or "could not decode" not in r.error, r
