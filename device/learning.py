@@ -10,7 +10,9 @@ model's 0-10 score is
 
 so one skip moves the score by -3 * 1/5 = -0.6 with the defaults, repeated evidence
 approaches +-3 points and never more. The counts live in the journal database
-(``genre_feedback``), written in the same transaction as the listen that caused them.
+(``genre_feedback``), written in the same transaction as the listen that caused them. The
+same outcomes also move this listener's valence/arousal target per mood
+(``device.music_fit``).
 """
 
 from __future__ import annotations

@@ -33,11 +33,12 @@ import queue
 import random
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .learning import FeedbackTable
 from .library import Track
+from .library.index import Scored
 from .moods import UNKNOWN
 from .music_fit import MoodFit, Target, expected_fit, fit
 
@@ -130,14 +131,12 @@ class Picker:
         if track_id in self._index:
             self.set_tracks(t for t in self.tracks if t.track_id != track_id)
 
-    def offer_scores(self, scored: Iterable) -> None:
-        """New valence/arousal results (``device.library.Scored``) from any thread; the
+    def offer_scores(self, scored: Iterable[Scored]) -> None:
+        """New valence/arousal results (the background scorer's batches) from any thread; the
         picker applies them at its next pick, on its own thread."""
         self._inbox.put(list(scored))
 
     def _apply_scores(self) -> None:
-        from dataclasses import replace
-
         changed = False
         while True:
             try:

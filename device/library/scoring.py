@@ -63,7 +63,25 @@ def score_library(
     on_batch: Callable[[list[Scored]], None] | None = None,
     progress: Callable[[ScoreProgress], None] | None = None,
 ) -> ScoreProgress:
-    """Score every playable row this model has not scored yet; returns the final progress."""
+    """Score every playable row this model has not scored yet; returns the final progress.
+
+    BLAS runs single-threaded meanwhile: its thread pool spinning on a second core cost
+    more than it saved (12 against 6 tracks per CPU-second in ``bench/music_mood.py``)."""
+    with _one_blas_thread():
+        return _score_all(index, model, stop, on_batch, progress)
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with librosa's scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def _score_all(index, model, stop, on_batch, progress) -> ScoreProgress:
     todo = index.to_score(model.version)
     t0 = time.perf_counter()
     done = failed = 0
