@@ -31,7 +31,7 @@ def synth(n_users: int, posts_per_user: int, seed: int = 0):
     """Posts and listens for ``n_users`` planted users, vectorised."""
     from device.genres import GENRES
     from device.manifest import MOODS
-    from trainer.taste.mood.nlpcc import read_nlpcc
+    from trainer.taste.mood.corpora import read_nlpcc
     from trainer.taste.records import Listen, Post
     from trainer.taste.simulate import planted_tastes, session_gaps
 

@@ -158,6 +158,7 @@ class Speaker:
 
     MAX_FAILURES = 20  # failed plays in a row before picks pause (with backoff)
     FADE_TICK_S = 0.05  # the loop ticks faster while a fade runs, so it sounds smooth
+    MAX_BATCH = 50  # inbox items handled between two ticks: a flood cannot starve the loop
 
     def __init__(
         self,
@@ -226,7 +227,6 @@ class Speaker:
         self._camera: tuple[str, bool] | None = None
         self._last_key: tuple | None = None
         self._last_progress = 0.0
-        self._thread: threading.Thread | None = None
         # The first track after a start (a reboot at night, a crash) plays at most at the
         # cap; later tracks at the configured volume, unless a volume command set one.
         self.volume_target = min(self.volume_policy.volume, self.volume_policy.startup_cap)
@@ -261,7 +261,6 @@ class Speaker:
 
     def run(self, stop: threading.Event, seconds: float | None = None) -> SpeakerStats:
         """Play until ``stop`` is set or ``seconds`` have passed; always closes cleanly."""
-        self._thread = threading.current_thread()
         deadline = None if seconds is None else self._clock() + seconds
         self.recover()
         try:
@@ -283,13 +282,15 @@ class Speaker:
             item = self._inbox.get(timeout=timeout)
         except queue.Empty:
             return
-        while True:
+        for _ in range(self.MAX_BATCH):
             if item is not None:
                 self._handle(item)
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 return
+        if item is not None:
+            self._handle(item)
 
     def _handle(self, item: tuple[c.Command, Future] | Callable[[], None]) -> None:
         if callable(item):

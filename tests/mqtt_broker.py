@@ -122,6 +122,7 @@ class Broker:
             "log_type notice",
             "log_type information",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
         ]
         if os.geteuid() == 0:
             lines.append("user root")  # else mosquitto drops to 'mosquitto' and loses folder

@@ -84,8 +84,10 @@ class StandInDevice:
 def models(tmp_path):
     out = tmp_path / "models"
     out.mkdir()
-    for name in ("manifest.json", "fer_int8.tflite", "taste.npz"):
-        shutil.copy(MODELS / name, out / name)
+    shutil.copy(MODELS / "manifest.json", out)
+    for section in json.loads((MODELS / "manifest.json").read_text()).values():
+        if isinstance(section, dict) and "file" in section:
+            shutil.copy(MODELS / section["file"], out)
     return out
 
 
@@ -102,7 +104,9 @@ def test_publish_delivers_every_file(mqtt_broker, models, capsys):
         device.close()
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["ok"] is True and out["error"] is None
-    assert sorted(out["files"]) == ["fer_int8.tflite", "manifest.json", "taste.npz"]
+    declared = [v["file"] for v in json.loads((models / "manifest.json").read_text()).values()
+                if isinstance(v, dict) and "file" in v]
+    assert sorted(out["files"]) == sorted(["manifest.json", *declared])
     for name in out["files"]:
         assert device.files[name] == (models / name).read_bytes()
     (begin,) = device.begins

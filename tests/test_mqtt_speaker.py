@@ -144,7 +144,12 @@ def test_discovery_is_retained_resent_when_home_assistant_comes_online_and_remov
         ha = Remote(mqtt_broker.settings(), topics, subscribe="homeassistant/#")
         try:
             first = ha.wait_for(lambda m: m.topic == disc)
-            assert first.retain and first.json()["dev"]["identifiers"]
+            assert first.json()["dev"]["identifiers"]
+            late = Remote(mqtt_broker.settings(), topics, subscribe="homeassistant/#")
+            try:
+                assert late.wait_for(lambda m: m.topic == disc).retain
+            finally:
+                late.close()
             ha.client.publish("homeassistant/status", "online", qos=1)
             again = ha.wait_for(lambda m: m.topic == disc and not m.retain)
             assert again.json() == first.json()

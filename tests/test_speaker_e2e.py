@@ -30,11 +30,11 @@ def test_happy_then_sad_faces_change_mood_and_genre(tmp_path):
     cfg.mood.switch_after_s = 1.5
     cfg.picker.temperature = 0.05
     make_library(cfg.library.path, per_genre=2, seconds=3.0)
-    watcher = make_mood_watcher(cfg)
+    watcher = make_mood_watcher(cfg, cfg.models.dir)
     with build(cfg, mood=watcher) as parts:
         sp = parts.speaker
         sp.picker = Picker([t for ts in sp.picker.by_genre.values() for t in ts], MoodTaste(),
-                           temperature=0.05, no_repeat=2, feedback=sp.picker.feedback)
+                           temperature=0.05, no_repeat=1, feedback=sp.picker.feedback)
         watcher.start()
         try:
             sp.run(threading.Event(), 22.0)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,7 @@ class MqttBridge:
         self.client.on_message = self._on_message
         self.commands = 0
         self.refused = 0
+        self._replies = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-replies")
 
     @classmethod
     def for_speaker(cls, cfg: Config, parts, *, check: Callable[[Path], None]) -> MqttBridge:
@@ -164,6 +166,7 @@ class MqttBridge:
         if self.connected.is_set():
             info = self.client.publish(self.topics.availability, "offline", qos=1, retain=True)
             info.wait_for_publish(timeout=2.0)
+        self._replies.shutdown(wait=True)
         self.client.disconnect()
         self.client.loop_stop()
         self.outbox.stop()
@@ -270,7 +273,9 @@ class MqttBridge:
             self._reply(cid, name, CommandResult(False, str(exc)))
             return
         future = self.submit(command)
-        future.add_done_callback(lambda f: self._reply(cid, name, f.result()))
+        # the loop completes the future on its own thread: hand the network work off
+        future.add_done_callback(
+            lambda f: self._replies.submit(self._reply, cid, name, f.result()))
 
     def _reply(self, cid, name: str | None, result: CommandResult) -> None:
         if not result.ok:

@@ -36,7 +36,9 @@ MAX_TEXT = 4096  # one text field of a listen row
 
 # The model files a transfer may carry; the manifest may declare more (see
 # allowed_model_files). Extend this tuple when a new artifact ships with the product.
-MODEL_FILES: tuple[str, ...] = ("manifest.json", "fer_int8.tflite", "taste.npz")
+MODEL_FILES: tuple[str, ...] = (
+    "manifest.json", "fer_int8.tflite", "taste.npz", "music_mood.npz",
+)
 MANIFEST = "manifest.json"
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
