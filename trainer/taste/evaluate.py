@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import UserError
+from device.moods import MOODS
 
 from .tucker import TuckerConfig, fit_tucker
 
 COMODA_EMO = {1: "sad", 2: "happy", 3: "sad", 4: "neutral", 5: "angry", 6: "angry", 7: "neutral"}
 INCAR_MOOD = {"happy": "happy", "sad": "sad", "active": "angry", "lazy": "neutral"}
-MOODS4 = ("happy", "sad", "angry", "neutral")
-NO_MOOD = len(MOODS4)  # rows without a mood context (training only)
+NO_MOOD = len(MOODS)  # rows without a mood context (training only)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _encode(rows: list[tuple], scale: tuple[float, float]) -> Ratings:
         raise UserError("no usable rating rows with a mood context")
     cols = list(zip(*rows, strict=True))
     codes = [np.unique(np.array(c), return_inverse=True)[1] for c in cols[:4]]
-    mood = np.array([MOODS4.index(m) if m in MOODS4 else NO_MOOD for m in cols[2]])
+    mood = np.array([MOODS.index(m) if m in MOODS else NO_MOOD for m in cols[2]])
     return Ratings(codes[0], codes[1], mood, codes[3], np.array(cols[4], dtype=float), scale)
 
 

@@ -23,8 +23,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from device.errors import UserError
+from device.moods import MOODS
 
-CLASSES: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
+CLASSES: tuple[str, ...] = MOODS
 _NOISE = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]|@[^\s:：,，@]{1,30}")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']+")
