@@ -127,3 +127,21 @@ def test_the_speaker_never_repeats_a_track_among_the_last_no_repeat(tmp_path):
     tracks = [r[1] for r in rows]
     for i in range(len(tracks) - window + 1):
         assert len(set(tracks[i:i + window])) == window, tracks[i:i + window]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "device/player/vlc_player.py poll(): a valid track shorter than about 1.3 s ends on the "
+    "dummy output before get_time() moved and within 1 s of wall time, so it is journalled "
+    "as 'libvlc could not decode the file' and dropped from the library"))
+def test_a_short_valid_track_is_not_called_undecodable(tmp_path):
+    """a valid track shorter than a second (dummy output)"""
+    make_library(tmp_path / "lib", per_genre=1, seconds=0.8)
+    cfg = speaker_config(tmp_path, tmp_path / "state", picker={"no_repeat": 20})
+    run = start_speaker(cfg)
+    try:
+        assert run.ready.wait(30)
+        _until(lambda: run.parts.speaker.stats.played >= 3, 20, "three plays")
+    finally:
+        stats = run.finish()
+    rows = assert_journal_intact(cfg.journal_path)
+    assert stats.errors == 0, [r[6] for r in rows if r[6]]
