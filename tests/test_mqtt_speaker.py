@@ -168,3 +168,23 @@ def test_discovery_is_retained_resent_when_home_assistant_comes_online_and_remov
             late.wait_for(lambda m: m.topic == disc, timeout=1.5)
     finally:
         late.close()
+
+
+def test_a_command_that_fails_while_it_runs_is_answered_and_the_loop_goes_on(
+        tmp_path, mqtt_broker, topics):
+    cfg = speaker_config(tmp_path, mqtt_broker.settings())
+    with running(cfg) as parts:
+        def broken():
+            raise RuntimeError("the sound card went away")
+
+        parts.player.pause = broken  # the real player, with one call failing
+        remote = Remote(mqtt_broker.settings(), topics)
+        try:
+            remote.state(lambda s: s["state"] == "playing")
+            r = remote.set("pause")
+            assert r["ok"] is False and "sound card went away" in r["error"]
+            assert remote.set("volume", "22")["ok"]  # the loop still obeys
+            remote.state(lambda s: s["state"] == "playing" and s["volume"] == 22)
+        finally:
+            remote.close()
+    assert parts.speaker.stats.command_errors == 1
