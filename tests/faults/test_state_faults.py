@@ -1,7 +1,7 @@
-"""Faults of the speaker's own state (issue 13, items 2, 4 and 7, and the smaller ones):
-a full disk, a second instance, a music folder that is not there yet, a truncated file and
-a resumed listen. Real speaker, real libvlc (dummy output), real SQLite; the camera is
-absent (FixedMood). The full disk is a real 16 MiB tmpfs (root only; skipped elsewhere)."""
+"""Faults of the speaker's own state (issue 13, items 2, 4, 7 and 8): a full disk, a second
+instance, a music folder that is not there yet, a truncated file. Real speaker, real
+libvlc (dummy output), real SQLite; the camera is absent (FixedMood). The full disk is a
+real 16 MiB tmpfs (root only; skipped elsewhere)."""
 
 from __future__ import annotations
 
