@@ -1,5 +1,8 @@
 """Music-mood benchmarks: speed of features and scans, and what the picker plays per mood.
 
+    .venv/bin/python bench/music_mood.py
+        speed, latency and e2e below, one after the other (what ``bootstrap.sh bench`` runs)
+
     .venv/bin/python bench/music_mood.py speed [--tracks 1000]
         features and scoring per track (real clips: 4Q re-encodes and full-quality Emotify
         files), then a whole scan of a library of N tracks (symlinks to real clips in genre
@@ -241,7 +244,7 @@ def latency(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="what", required=True)
+    sub = ap.add_subparsers(dest="what")
     s = sub.add_parser("speed")
     s.add_argument("--tracks", type=int, default=1000)
     s.add_argument("--models", type=Path, default=REPO / "models")
@@ -257,6 +260,11 @@ def main() -> None:
     e.add_argument("--seed", type=int, default=1)
     sub.add_parser("latency")
     args = ap.parse_args()
+    if args.what is None:  # bootstrap.sh bench: everything that needs no extra file
+        args = argparse.Namespace(tracks=1000, models=REPO / "models", n=200, seed=1)
+        for run in (speed, latency, e2e):
+            run(args)
+        return
     {"speed": speed, "picks": picks, "e2e": e2e, "latency": latency}[args.what](args)
 
 

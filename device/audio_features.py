@@ -73,7 +73,8 @@ def feature_names(params: ExtractorParams = DEFAULT_PARAMS) -> tuple[str, ...]:
     names += ["percussive_ratio", "harmonic_flux", "rms_delta_mean"]
     names += ["loudness_db_p10", "loudness_db_p90", "centroid_p10", "centroid_p90",
               "spectral_flux_mean", "spectral_flux_std", "spectral_flux_p90",
-              "bass_ratio", "onset_strength_mean"]
+              "bass_ratio", "onset_strength_mean",
+              "flux_low_mean", "flux_mid_mean", "flux_high_mean", "high_ratio", "rms_p50"]
     names += [
         "chroma_entropy", "chroma_std", "key_strength", "mode_major_minus_minor",
         "chroma_change",
@@ -157,6 +158,11 @@ def features_of_signal(y: np.ndarray, params: ExtractorParams = DEFAULT_PARAMS) 
     log_band = np.log1p(100.0 * s_band)
     spectral_flux = np.maximum(np.diff(log_band, axis=1), 0.0).mean(axis=0)
     bass = float(spec[freqs <= 250.0].sum() / (s_band.sum() + 1e-12))
+    rises = np.maximum(np.diff(log_band, axis=1), 0.0)
+    f_lo, f_mid = f_band <= 250.0, (f_band > 250.0) & (f_band <= 2000.0)
+    f_hi = f_band > 2000.0
+    band_flux = [float(rises[m].mean()) for m in (f_lo, f_mid, f_hi)]
+    high_ratio = float(s_band[f_hi].sum() / (s_band.sum() + 1e-12))
     onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop)
     flux_norm = onset_env / (onset_env.max() + 1e-9)
 
@@ -198,6 +204,7 @@ def features_of_signal(y: np.ndarray, params: ExtractorParams = DEFAULT_PARAMS) 
         *np.percentile(db, [10, 90]).tolist(), *np.percentile(centroid, [10, 90]).tolist(),
         float(spectral_flux.mean()), float(spectral_flux.std()),
         float(np.percentile(spectral_flux, 90)), bass, float(onset_env.mean()),
+        *band_flux, high_ratio, float(np.median(db)),
         entropy, float(profile.std()), key_strength, mode, chroma_change,
         len(onsets) / seconds, tempo, pulse, float(onset_env.std()),
     ]

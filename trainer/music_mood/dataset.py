@@ -94,9 +94,12 @@ def read_clips(root: str | Path) -> list[Clip]:
 
 
 def _extract_one(args: tuple[str, ExtractorParams]) -> np.ndarray | str:
+    from threadpoolctl import threadpool_limits
+
     path, params = args
     try:
-        return extract(path, params)
+        with threadpool_limits(limits=1):  # processes in parallel, not BLAS threads
+            return extract(path, params)
     except AudioDecodeError as exc:
         return str(exc)
 
