@@ -169,3 +169,19 @@ def test_full_quality_and_a_40_kbps_reencode_score_alike(tmp_path):
     assert info.samplerate == 22050 and info.channels == 1
     a, b = model.score_file(EMOTIFY), model.score_file(copy)
     assert abs(a.valence - b.valence) <= 0.15 and abs(a.arousal - b.arousal) <= 0.15
+
+
+def test_the_evidence_behind_the_day_one_targets():
+    """README, "the day-one mapping": sad listeners prefer low arousal (MUMR), happy ones
+    positive valence (both sets); the picker's targets follow that."""
+    from device.music_fit import DAY_ONE
+    from trainer.music_mood.evidence import emotify, mumr
+
+    m = mumr(_need(DATA / "mumr_field_study"))
+    slope, ci, n = m.slopes["sad"]
+    assert n == 55 and slope[1] < ci[1, 1] < 0  # arousal slope below 0, 95 % confidence
+    e = emotify(_need(DATA / "emotify_sample"))
+    for table in (e, m):
+        assert table.slopes["happy"][1][0, 0] > 0  # valence slope above 0
+    assert DAY_ONE["sad"].arousal < 0 < DAY_ONE["happy"].valence
+    assert "slope of liked - disliked" in e.markdown()
