@@ -76,7 +76,7 @@ def cmd_list(args) -> int:
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
         else:
-            va = ("      -      " if row["valence"] is None
+            va = (f"{'-':^11s}" if row["valence"] is None
                   else f"{row['valence']:+.2f} {row['arousal']:+.2f}")
             print(f"{row['genre'] or '-':10s} {va}  {row['track_id']}")
     return 0
