@@ -74,7 +74,11 @@ class ReplaySource(FrameSource):
         return self._read_image()
 
     def _read_image(self) -> np.ndarray:
-        """The next readable image; an unreadable one leaves the rotation for good."""
+        """The next readable image; an unreadable one leaves the rotation for good. A
+        folder that is gone (an unplugged disk) fails the read, so the camera thread
+        reopens it, with backoff, and lists its images again when it is back."""
+        if not self.path.is_dir():
+            raise CameraError(f"replay: folder {self.path} is gone")
         while self._images:
             if self._i >= len(self._images) * self.repeat:
                 if not self.loop:

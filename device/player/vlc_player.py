@@ -44,7 +44,6 @@ class VlcPlayer:
         self._max_ms = 0
         self._volume = 0
         self._state = "idle"
-        self._t_play = 0.0
 
     # --- transport -----------------------------------------------------------------
 
@@ -63,7 +62,6 @@ class VlcPlayer:
             self._mp.set_media(media)
             media.release()
             self._path, self._max_ms, self._state = path, int(start_at * 1000), "playing"
-            self._t_play = time.monotonic()
             if volume is not None:
                 self._volume = max(0, min(100, int(volume)))
             if self._mp.play() != 0:
@@ -84,11 +82,11 @@ class VlcPlayer:
                     self._state = "error"
                 elif st == vlc.State.Ended:
                     # libvlc reports time coarsely: a short or truncated file can end
-                    # before get_time() moved. Decoding that took a second of wall time
-                    # played; a missing or garbled file ends within milliseconds.
-                    elapsed = time.monotonic() - self._t_play
-                    if self._max_ms == 0 and elapsed >= 1.0:
-                        self._max_ms = int(elapsed * 1000)
+                    # before get_time() moved. A file libvlc parsed a length from was
+                    # decoded to its end; a garbled one never gets a length.
+                    length = self._mp.get_length()
+                    if self._max_ms == 0 and length and length > 0:
+                        self._max_ms = length
                     self._state = "ended" if self._max_ms > 0 else "error"
                 elif st == vlc.State.Playing and self._state == "playing":
                     # pause/resume are our intent (libvlc applies them asynchronously);

@@ -107,9 +107,6 @@ def test_the_camera_vanishing_and_returning_never_stops_the_music(tmp_path):
     assert longest_silence(rows) < 1.0  # no gap between tracks, camera or not
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "device/camera/replay.py: once every other image is unreadable, _hold() serves the "
-    "last decoded frame forever, so a vanished replay folder is never noticed"))
 def test_a_replay_folder_removed_and_put_back_is_noticed(tmp_path):
     """a replay: camera folder removed, then put back"""
     frames = _frames(tmp_path)
