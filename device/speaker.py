@@ -36,7 +36,7 @@ from .events import (
     TrackStarted,
 )
 from .journal import Journal, Listen
-from .learning import FeedbackTable, LearningRule
+from .learning import LearningRule
 from .library import Track
 from .mood_watch import Backoff, MoodReading, MoodSource
 from .moods import UNKNOWN
@@ -142,6 +142,10 @@ class Jobs(Protocol):
         """Load the models again (the taste model comes back to ``then``)."""
         ...
 
+    def learning(self, user: str, then: Callable[[object | Exception], None]) -> None:
+        """This listener's (feedback table, mood fit), rebuilt from the journal."""
+        ...
+
 
 @dataclass
 class _Transition:
@@ -180,6 +184,7 @@ class Speaker:
         bus: EventBus | None = None,
         watchdog: Callable[[], None] | None = None,
         jobs: Jobs | None = None,
+        activity: Callable[[], str | None] | None = None,
         retry: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -202,6 +207,7 @@ class Speaker:
         self.bus = bus or EventBus()
         self._watchdog = watchdog
         self.jobs = jobs
+        self._activity = activity
         self._clock = clock
         self._wall = wall
         self._inbox: queue.Queue[tuple[c.Command, Future] | Callable[[], None] | None] = (
@@ -405,6 +411,7 @@ class Speaker:
             override_until=self.override_until, volume=self.volume_target, muted=self.muted,
             track=track, genre=n.genre if n else None,
             explanation=n.explanation if n else None, note=self._note(),
+            activity=self._activity() if self._activity else None,
         )
 
     def _note(self) -> str | None:
@@ -615,8 +622,8 @@ class Speaker:
         feedback = (self.user, n.mood, n.genre, outcome) if outcome else None
         self.journal.end(n.event_id, reason, position_s, error=error, ended_by=ended_by,
                          feedback=feedback)
-        if feedback and self.picker.feedback is not None:
-            self.picker.feedback.record(n.mood, n.genre, outcome)
+        if feedback:
+            self.picker.record(n.mood, n.track, outcome)
         if reason == "completed":
             self.stats.completed += 1
         elif reason == "error":
@@ -757,11 +764,17 @@ class Speaker:
         if user and user != self.user:
             log.info("active user: %s -> %s", self.user, user)
             self.user = user
-            if self.picker.feedback is not None:
-                self.picker.feedback = FeedbackTable(
-                    self.rule, self.journal.feedback_counts(user)
-                )
+            if self.jobs is not None:  # their counts and mood targets, from the journal
+                self.jobs.learning(user, lambda r: self.call_soon(
+                    lambda: self._apply_learning(user, r)))
+
         return c.CommandResult(True, detail=f"user {user}")
+
+    def _apply_learning(self, user: str, result: object) -> None:
+        if isinstance(result, Exception):
+            log.error("cannot load what %s's listens taught: %s", user, result)
+        elif user == self.user:  # not switched again meanwhile
+            self.picker.set_learning(*result)  # type: ignore[misc]
 
     def _poll_user_file(self) -> None:
         if self.user_file is None:

@@ -35,9 +35,10 @@ def format_status(st: SpeakerStatus) -> str:
     t = st.track
     why = st.explanation or f"[{st.genre}]"  # the explanation names the genre already
     vol = "muted" if st.muted else f"vol {st.volume}"
+    busy = f" | {st.activity}" if st.activity else ""
     return (
         f"[{st.user}] mood {_mood(st)} | {st.state} {_clock(t.position_s)}/"
-        f"{_clock(t.duration_s)} {vol} | {_track_label(t)} | {why}"
+        f"{_clock(t.duration_s)} {vol} | {_track_label(t)} | {why}{busy}"
     )
 
 

@@ -175,3 +175,33 @@ def test_commands_next_pause_volume_and_user(tmp_path):
         listens = parts.journal.all()
     assert listens[0].end_reason == "skipped" and listens[0].ended_by == "user"
     assert listens[-1].user == "bob" or listens[-1].end_reason == "stopped"
+
+
+def test_switching_user_loads_their_learning_off_the_loop(tmp_path):
+    """The `user` command: bob's skips, journalled earlier, steer the picks once he is the
+    listener (his counts are rebuilt on the jobs thread and handed back to the loop)."""
+    make_library(tmp_path / "lib", per_genre=1, seconds=6.0)
+    cfg = _cfg(tmp_path)
+    from device.journal import Journal
+
+    with Journal(cfg.journal_path) as j:
+        for _ in range(6):
+            eid = j.start(user="bob", track_id="Mixed/pop-1.wav", path="x", genre="pop",
+                          mood="unknown", mood_confidence=0.0, duration_s=6.0)
+            j.end(eid, "skipped", 2.0, ended_by="user", feedback=("bob", "happy", "pop",
+                                                                 "skipped"))
+    stop = threading.Event()
+    with build(cfg, mood=FixedMood()) as parts:
+        sp = parts.speaker
+        t = threading.Thread(target=sp.run, args=(stop, 10.0))
+        t.start()
+        assert sp.picker.feedback.adjustment("happy", "pop") == 0.0  # ann knows nothing
+        assert sp.command("user", "bob").result(timeout=5).ok
+        deadline = time.monotonic() + 5
+        while sp.picker.feedback.adjustment("happy", "pop") == 0.0 and (
+                time.monotonic() < deadline):
+            time.sleep(0.1)
+        assert sp.picker.feedback.adjustment("happy", "pop") < -1.0
+        stop.set()
+        sp.wake()
+        t.join(10)
