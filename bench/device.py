@@ -85,7 +85,7 @@ def bench_scan(n: int) -> None:
 
 
 def bench_pick(n: int, picks: int) -> None:
-    from device.app import load_taste_or_flat
+    from device.picker_setup import load_taste_or_flat
     from device.genres import GENRES
     from device.library import Track
     from device.paths import default_models_dir
