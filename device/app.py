@@ -1,8 +1,10 @@
-"""Assemble a Speaker from a Config: library, taste, camera + estimator, player, journal.
+"""Assemble a Speaker from a Config: library, models, camera + estimator, player, journal,
+background jobs; and run it with its listeners.
 
-Kept apart from the loop so that the loop can be tested with fakes and ``run``/``demo``
-share one wiring. ``serve()`` adds what a process needs: signals, the status line and a
-clean shutdown on SIGTERM/SIGINT or after ``--seconds``.
+Kept apart from the loop so that the loop can be tested alone and ``run``/``demo`` share
+one wiring. ``run_speaker()`` adds what a running speaker needs (the state lock, waiting
+for the music folder, the status line and systemd as event listeners, the camera thread,
+the MQTT bridge); ``serve()`` adds the signals: a clean shutdown on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .active_user import active_user, user_file
 from .camera import open_source
 from .config import Config
 from .db import disk_full, free_bytes
@@ -68,8 +71,8 @@ def load_estimator(cfg: Config, models_dir: Path):
 
 def check_models(cfg: Config, directory: Path) -> None:
     """Refuse a model set the speaker could not run: every file matches the manifest, the
-    FER model loads in the TFLite runtime, the taste model loads (what a delivery must pass
-    before it replaces the set in use)."""
+    FER model loads in the TFLite runtime, the taste and music-mood models load (what a
+    delivery must pass before it replaces the set in use)."""
     from .manifest import verify_file
     from .model_store import manifest_files
     from .taste import load_taste
@@ -81,20 +84,7 @@ def check_models(cfg: Config, directory: Path) -> None:
         load_estimator(cfg, directory)
     if manifest.taste is not None:
         load_taste(directory)
-
-
-def user_file(cfg: Config) -> Path:
-    """The active listener: the one source of truth. ``moodspeaker user NAME`` and the
-    ``user`` command both write it; the running speaker follows it; ``[user] active`` is
-    only the default while it does not exist."""
-    return cfg.state.dir / "active_user"
-
-
-def active_user(cfg: Config) -> str:
-    try:
-        return user_file(cfg).read_text(encoding="utf-8").strip() or cfg.user.active
-    except OSError:
-        return cfg.user.active
+    load_mood_model(directory)
 
 
 @dataclass

@@ -11,7 +11,6 @@ never touches the network: fades advance one step per tick, slow work runs elsew
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from . import control as c
+from .active_user import write_active_user
 from .events import (
     Event,
     EventBus,
@@ -754,9 +754,7 @@ class Speaker:
         follows it), ``moodspeaker user NAME`` writes it, and the loop follows it."""
         if persist and self.user_file is not None:
             try:
-                tmp = self.user_file.with_suffix(".tmp")
-                tmp.write_text(user + "\n", encoding="utf-8")
-                os.replace(tmp, self.user_file)
+                write_active_user(self.user_file, user)
                 self._user_file_mtime = self.user_file.stat().st_mtime
             except OSError as exc:
                 return c.CommandResult(False, f"cannot record the active user in "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def cmd_user(args) -> int:
-    from ..app import user_file
+    from ..active_user import active_user, user_file, write_active_user
     from ..config import load_config
 
     cfg = load_config(args.config)
@@ -14,16 +14,12 @@ def cmd_user(args) -> int:
         cfg.state.dir = args.state_dir
     path = user_file(cfg)
     if args.name is None:
-        current = path.read_text(encoding="utf-8").strip() if path.exists() else None
-        print(current or cfg.user.active)
+        print(active_user(cfg))
         return 0
     from ..config import config_from_dict
 
     config_from_dict({"user": {"active": args.name}})  # same validation as the config key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(args.name + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_active_user(path, args.name)
     print(f"active user: {args.name}")
     return 0
 
