@@ -23,7 +23,7 @@ from .camera import open_source
 from .config import Config
 from .db import disk_full, free_bytes
 from .errors import UserError
-from .events import EventBus
+from .events import EventBus, TrackEnded
 from .jobs import BackgroundJobs, MoodScoring
 from .journal import Journal
 from .library import IndexCatalog, LibraryIndex, scan_library
@@ -212,7 +212,9 @@ def run_speaker(cfg: Config, stop: threading.Event, *, seconds: float | None = N
     lock = StateLock(cfg.state.dir)
     lock.acquire()  # before anything is written: a second instance is refused here
     bus = EventBus()
-    bus.subscribe("status-line", lambda e: status(e.status))
+    # a track's end is followed at once by the next start: not worth a "stopped" line
+    bus.subscribe("status-line",
+                  lambda e: None if isinstance(e, TrackEnded) else status(e.status))
     bus.subscribe("systemd", lambda e: notifier.status(format_short(e.status)))
     try:
         if not library_reachable(cfg.library.path):

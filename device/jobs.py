@@ -48,7 +48,9 @@ class MoodScoring:
     def activity(self) -> str | None:
         """For the status line: "scoring 120/1000" while it runs."""
         scorer = self._scorer
-        return scorer.progress.short if scorer is not None and scorer.running else None
+        if scorer is None or not scorer.running or not scorer.progress.total:
+            return None
+        return scorer.progress.short
 
     def stop(self) -> None:
         with self._lock:
