@@ -19,6 +19,7 @@ from device.demo import make_library
 from device.library import LibraryIndex, scan_library
 from device.mood_watch import Backoff, FixedMood, MoodReading
 from device.picker import Picker
+from device.status import format_status
 from tests.speaker_helpers import MoodTaste
 
 
@@ -142,6 +143,9 @@ def test_an_unplugged_library_pauses_picks_and_forgets_nothing(tmp_path):
         t.start()
         time.sleep(1.5)
         assert parts.journal.all() == [] and sp.now is None  # nothing attempted, no rows
+        st = sp.status()  # the status says why nothing plays (item 8 of issue 13)
+        assert st.state == "waiting" and "library folder is unreachable" in st.note
+        assert "unreachable" in format_status(st)
         lib.rmdir()
         away.rename(lib)  # plugged back in: the next retry plays
         t.join(10)
@@ -205,3 +209,22 @@ def test_switching_user_loads_their_learning_off_the_loop(tmp_path):
         stop.set()
         sp.wake()
         t.join(10)
+
+
+def test_a_resumed_listen_keeps_its_mood_confidence(tmp_path):
+    """Issue 13, item 8: a listen resumed after a crash recorded confidence 0.00."""
+    make_library(tmp_path / "lib", per_genre=1, seconds=12.0)
+    cfg = _cfg(tmp_path, resume={"enabled": True, "rewind_s": 1.0})
+    from device.journal import Journal
+
+    with build(cfg, mood=FixedMood()) as parts:
+        track = parts.speaker.picker.tracks[0]
+    with Journal(cfg.journal_path) as j:  # a listen that a crash cut off at 5 s
+        eid = j.start(user="ann", track_id=track.track_id, path=track.path, genre=track.genre,
+                      mood="sad", mood_confidence=0.83, duration_s=track.duration_s)
+        j.update_position(eid, 5.0)
+    with build(cfg, mood=FixedMood()) as parts:
+        parts.speaker.run(threading.Event(), 1.5)
+        resumed = parts.journal.all()[-1]
+    assert resumed.start_offset_s == 4.0 and resumed.mood == "sad"
+    assert resumed.mood_confidence == 0.83
