@@ -85,11 +85,11 @@ def bench_scan(n: int) -> None:
 
 
 def bench_pick(n: int, picks: int) -> None:
-    from device.picker_setup import load_taste_or_flat
     from device.genres import GENRES
     from device.library import Track
     from device.paths import default_models_dir
     from device.picker import Picker
+    from device.picker_setup import load_taste_or_flat
 
     taste = load_taste_or_flat(default_models_dir())
     rng = random.Random(0)
