@@ -131,7 +131,7 @@ class Catalog(Protocol):
 
 
 class Jobs(Protocol):
-    """Slow work the loop hands off (``device.app.BackgroundJobs``): each job runs on
+    """Slow work the loop hands off (``device.jobs.BackgroundJobs``): each job runs on
     another thread and its ``then`` comes back to the loop through ``call_soon``."""
 
     def rescan(self, then: Callable[[list[Track] | Exception], None]) -> bool:
@@ -500,17 +500,15 @@ class Speaker:
                 self.player.stop()
             t.then()
 
-    def _end_then(self, reason: str, ended_by: str, then: Callable[[], None], *,
-                  fade: bool = True) -> None:
+    def _end_then(self, reason: str, ended_by: str, then: Callable[[], None]) -> None:
         """Fade the current track out (non-blocking), close its listen, then ``then``."""
         self._finish_transition()
         self._fade_in = None
         if self.now is None:
             then()
             return
-        seconds = self.volume_policy.fade_s / 2 if fade else 0.0
-        self._transition = _Transition(Fade(self.player.volume, 0, self._clock(), seconds),
-                                       reason, ended_by, then)
+        fade = Fade(self.player.volume, 0, self._clock(), self.volume_policy.fade_s / 2)
+        self._transition = _Transition(fade, reason, ended_by, then)
         self._advance_fades(self._clock())
 
     # --- playing -------------------------------------------------------------------
