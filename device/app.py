@@ -165,7 +165,7 @@ def build(
             new_taste = load_taste_or_flat(directory)
             if watcher is not None:
                 watcher.replace_analyzer(load_estimator(cfg, directory).analyze)
-            scoring.start(load_mood_model(directory))
+            scoring.start(directory, has_model=load_mood_model(directory) is not None)
             return new_taste
 
         def load_learning(name: str) -> object:
@@ -189,7 +189,8 @@ def build(
             jobs=jobs, first_mood_wait_s=cfg.mood.first_wait_s if watcher else 0.0,
             activity=scoring.activity,
         )
-        scoring.start(load_mood_model(models_dir))  # a broken model stops the start here
+        # a broken model stops the start here; scoring itself runs in a child process
+        scoring.start(models_dir, has_model=load_mood_model(models_dir) is not None)
         yield Parts(speaker, journal, index, player, mood, bus, jobs, store)
     finally:
         if jobs is not None:

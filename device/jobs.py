@@ -18,7 +18,6 @@ from pathlib import Path
 
 from .library import LibraryIndex, Track
 from .library.scoring import BackgroundScorer
-from .music_mood import MusicMoodModel
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +28,21 @@ class MoodScoring:
     def __init__(self, index_path: Path, on_batch: Callable):
         self.index_path = index_path
         self.on_batch = on_batch
-        self.model: MusicMoodModel | None = None
+        self.models_dir: Path | None = None
         self._scorer: BackgroundScorer | None = None
         self._lock = threading.Lock()
 
-    def start(self, model: MusicMoodModel | None = None) -> None:
-        """Score what the index lacks, with ``model`` (default: the one in use)."""
+    def start(self, models_dir: Path | None = None, *, has_model: bool = True) -> None:
+        """Score what the index lacks, with the model in ``models_dir`` (default: the one in
+        use); ``has_model`` False: that folder has no music-mood model, nothing to score."""
         with self._lock:
-            if model is not None:
-                self.model = model
+            if models_dir is not None:
+                self.models_dir = models_dir if has_model else None
             if self._scorer is not None:
                 self._scorer.stop()
             self._scorer = None
-            if self.model is not None:
-                self._scorer = BackgroundScorer(self.index_path, self.model,
+            if self.models_dir is not None:
+                self._scorer = BackgroundScorer(self.index_path, self.models_dir,
                                                 on_batch=self.on_batch).start()
 
     def activity(self) -> str | None:

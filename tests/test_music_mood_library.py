@@ -92,7 +92,7 @@ def test_the_background_scorer_feeds_the_picker(tmp_path, model):
         batches.append(results)
         picker.offer_scores(results)
 
-    scorer = BackgroundScorer(path, model, on_batch=on_batch).start()
+    scorer = BackgroundScorer(path, REPO / "models", on_batch=on_batch).start()
     scorer._thread.join(120)
     assert not scorer.running and batches and scorer.progress.finished
     assert (scorer.progress.done, scorer.progress.failed) == (3, 1)

@@ -8,12 +8,16 @@ or never-scored tracks cost audio decoding. A file the decoder cannot read gets
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from ..audio_features import AudioDecodeError
@@ -120,29 +124,26 @@ def _score_all(index, model, stop, on_batch, progress) -> ScoreProgress:
     return state
 
 
-def lower_thread_priority(niceness: int) -> None:
-    """Linux schedules threads individually: renice only this thread (best effort)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (OSError, AttributeError) as exc:
-        log.debug("cannot lower the scorer's priority: %s", exc)
-
-
 class BackgroundScorer:
-    """Scores the index on its own thread and connection, at low CPU priority.
+    """Scores the index in a child process at low priority, while the music plays.
 
-    ``on_batch`` receives each batch of results on the scorer thread: hand them to the
-    picker with ``Picker.offer_scores`` (thread-safe). ``progress`` is the latest state,
-    for the status line."""
+    librosa's decoders and numba's compiled kernels take about 300 MB once a file has been
+    scored; in a child process that memory is returned when the scoring is done (a Pi's
+    speaker stays near 150 MB), and the child, not the speaker, is the one the kernel
+    kills if memory runs out (its ``oom_score_adj`` is 1000). The child writes the scores
+    to the index itself and reports each batch on its stdout as a JSON line; ``on_batch``
+    receives them on this object's thread (hand them to ``Picker.offer_scores``, which is
+    thread-safe). ``progress`` is the latest state, for the status line."""
 
-    def __init__(self, index_path: Path, model: MusicMoodModel, *,
+    def __init__(self, index_path: Path, models_dir: Path, *,
                  on_batch: Callable[[list[Scored]], None] | None = None,
                  niceness: int = 19):
         self.index_path = Path(index_path)
-        self.model = model
+        self.models_dir = Path(models_dir)
         self.on_batch = on_batch
         self.niceness = niceness
         self.progress = ScoreProgress()
+        self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mood-scorer", daemon=True)
 
@@ -152,6 +153,9 @@ class BackgroundScorer:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -159,20 +163,69 @@ class BackgroundScorer:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def _set(self, state: ScoreProgress) -> None:
-        self.progress = state
-
     def _run(self) -> None:
-        lower_thread_priority(self.niceness)
+        cmd = [sys.executable, "-m", "device.library.scoring", str(self.index_path),
+               str(self.models_dir)]
         try:
-            with LibraryIndex(self.index_path) as index:
-                pending = len(index.to_score(self.model.version))
-                if pending:
-                    log.info("library: scoring the mood of %d tracks in the background", pending)
-                final = score_library(index, self.model, stop=self._stop,
-                                      on_batch=self.on_batch, progress=self._set)
-        except Exception:  # the speaker keeps playing by genre; say why scores stopped
-            log.exception("library: background mood scoring stopped")
+            self._proc = subprocess.Popen(
+                [*cmd, str(self.niceness)], stdout=subprocess.PIPE, stderr=None, text=True,
+                cwd=Path(__file__).resolve().parents[2])
+        except OSError as exc:
+            log.error("library: cannot start the mood scorer: %s", exc)
             return
-        if final.total:
-            log.info("library: %s", final.summary())
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            self.progress = ScoreProgress(*msg["progress"])
+            batch = [Scored(*row) for row in msg.get("batch", ())]
+            if batch and self.on_batch is not None:
+                self.on_batch(batch)
+        code = self._proc.wait()
+        if code and not self._stop.is_set():
+            log.error("library: the mood scorer stopped (exit %d); tracks without scores are"
+                      " picked by genre only", code)
+        elif self.progress.total:
+            log.info("library: %s", self.progress.summary())
+
+
+def _lower_priority(niceness: int) -> None:
+    """In the child: low CPU priority, and first in line for the OOM killer."""
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
+
+
+def _child(index_path: str, models_dir: str, niceness: str = "19") -> int:
+    """``python -m device.library.scoring INDEX MODELS [NICE]``: score, one JSON line a
+    batch."""
+    from ..music_mood import load_music_mood
+
+    _lower_priority(int(niceness))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    model = load_music_mood(models_dir)
+    if model is None:
+        return 0
+    out: list[Scored] = []
+
+    def keep(batch: list[Scored]) -> None:
+        out.extend(batch)
+
+    def report(state: ScoreProgress) -> None:
+        rows = [[r.track_id, r.mtime, r.size, r.valence, r.arousal, r.error] for r in out]
+        out.clear()
+        print(json.dumps({"progress": list(astuple(state)), "batch": rows}), flush=True)
+
+    with LibraryIndex(Path(index_path)) as index:
+        pending = len(index.to_score(model.version))
+        if pending:
+            log.info("library: scoring the mood of %d tracks in the background", pending)
+        report(score_library(index, model, on_batch=keep, progress=report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(*sys.argv[1:4]))
