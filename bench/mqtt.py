@@ -146,19 +146,12 @@ def fill_journal(path: Path, n: int) -> set[str]:
     return ids
 
 
-class _Quiet:
-    def __call__(self, _status) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def running(cfg) -> Iterator:
     """The whole speaker on a thread (its camera built from the config), stopped cleanly
     when the block ends; yields ``(parts, ready_at)``."""
     from device.app import run_speaker
+    from tests.speaker_helpers import Quiet
 
     stop = threading.Event()
     ready: queue.Queue = queue.Queue()
@@ -166,7 +159,7 @@ def running(cfg) -> Iterator:
 
     def main() -> None:
         try:
-            run_speaker(cfg, stop, status=_Quiet(),
+            run_speaker(cfg, stop, status=Quiet(),
                         on_ready=lambda p: ready.put((p, time.perf_counter())))
         except BaseException as exc:
             errors.append(exc)

@@ -26,6 +26,7 @@ from device.demo import make_library
 from device.mood_watch import FixedMood
 from device.mqtt.client import MqttSettings
 from device.mqtt.protocol import Topics
+from tests.speaker_helpers import Quiet
 
 
 def speaker_config(tmp: Path, settings: MqttSettings, device_id: str = "spk1",
@@ -49,14 +50,6 @@ def speaker_config(tmp: Path, settings: MqttSettings, device_id: str = "spk1",
     return config_from_dict(raw)
 
 
-class _Quiet:
-    def __call__(self, _status) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def running(cfg: Config, mood=None) -> Iterator[Parts]:
     """The speaker on a thread until the block ends (then a clean stop, like SIGTERM)."""
@@ -66,7 +59,7 @@ def running(cfg: Config, mood=None) -> Iterator[Parts]:
 
     def main() -> None:
         try:
-            run_speaker(cfg, stop, mood=mood or FixedMood("happy", 0.9), status=_Quiet(),
+            run_speaker(cfg, stop, mood=mood or FixedMood("happy", 0.9), status=Quiet(),
                         on_ready=ready.put)
         except BaseException as exc:  # surfaced to the test below
             errors.append(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -46,3 +47,22 @@ class MoodTaste:
 
     def track_scores(self, user, mood, track_ids):
         return {}
+
+
+class Quiet:
+    """A status line that prints nothing (the tests read the journal and MQTT instead)."""
+
+    def __call__(self, _status) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def until(cond, timeout: float, what: str) -> None:
+    """Poll ``cond`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)

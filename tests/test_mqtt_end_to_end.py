@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -18,18 +17,10 @@ from device.manifest import file_sha256, write_entry
 from device.mqtt.protocol import Topics
 from tests.conftest import MODELS
 from tests.mqtt_speaker import Remote, running, speaker_config
+from tests.speaker_helpers import until
 from trainer.sync.ingest import Ingest
 from trainer.sync.publish import plan, publish
 from trainer.sync.store import ListenStore
-
-
-def _wait(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _closed(journal_path) -> list[str]:
@@ -43,7 +34,7 @@ def test_an_outage_and_restarts_end_with_exactly_n_listens_all_synced(tmp_path, 
     mqtt_broker.stop()  # the broker is away from the start
     for _ in range(2):  # two runs, a restart in between, both while the broker is down
         with running(cfg) as parts:
-            _wait(lambda p=parts: p.speaker.stats.completed >= 2, 30, "two completed tracks")
+            until(lambda p=parts: p.speaker.stats.completed >= 2, 30, "two completed tracks")
     with Journal(cfg.journal_path) as j:
         assert j.unsynced_count() >= 4 and not any(r.synced for r in j.all())
     mqtt_broker.start()
@@ -54,12 +45,12 @@ def test_an_outage_and_restarts_end_with_exactly_n_listens_all_synced(tmp_path, 
         with running(cfg) as parts:
             remote = Remote(mqtt_broker.settings(), Topics("spk1"))
             try:
-                _wait(lambda p=parts: p.speaker.stats.completed >= 2, 30, "more tracks")
+                until(lambda p=parts: p.speaker.stats.completed >= 2, 30, "more tracks")
                 assert remote.set("stop")["ok"]  # closes the open listen; nothing plays
             finally:
                 remote.close()
             closed = _closed(cfg.journal_path)
-            _wait(lambda: ListenStore(store).count() == len(closed), 30, "the backlog")
+            until(lambda: ListenStore(store).count() == len(closed), 30, "the backlog")
         with Journal(cfg.journal_path) as j:
             rows = j.all()
             assert j.unsynced_count() == 0 and all(r.synced for r in rows)
@@ -121,7 +112,7 @@ def test_models_are_refused_when_broken_and_swapped_in_while_music_plays(
         assert current.parent == tmp_path / "state" / "models"
         assert file_sha256(current / "taste.npz") == file_sha256(good / "taste.npz")
         assert file_sha256(current / "fer_int8.tflite") == file_sha256(MODELS / "fer_int8.tflite")
-        _wait(lambda: parts.speaker.picker.taste is not old_taste, 10, "the reload")
+        until(lambda: parts.speaker.picker.taste is not old_taste, 10, "the reload")
         st = parts.speaker.status()
         assert st.state == "playing" and parts.speaker.stats.played == played_before
     # the next start uses the delivered set

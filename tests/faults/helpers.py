@@ -16,17 +16,7 @@ from device.app import Parts, run_speaker
 from device.config import Config, config_from_dict
 from device.mood_watch import FixedMood, MoodSource
 from device.speaker import SpeakerStats
-from tests.speaker_helpers import REPO
-
-
-class Quiet:
-    """A status line that prints nothing (the tests read the journal instead)."""
-
-    def __call__(self, _status) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+from tests.speaker_helpers import REPO, Quiet
 
 
 def speaker_config(tmp: Path, state: Path, **over) -> Config:

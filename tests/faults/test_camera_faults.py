@@ -25,16 +25,9 @@ from tests.faults.helpers import (
     speaker_config,
     start_speaker,
 )
+from tests.speaker_helpers import until
 
 pytest.importorskip("vlc")
-
-
-def _until(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 def _camera_config(tmp_path, frames):
@@ -89,16 +82,16 @@ def test_the_camera_vanishing_and_returning_never_stops_the_music(tmp_path):
     try:
         assert run.ready.wait(60)
         speaker = run.parts.speaker
-        _until(lambda: watcher.frames >= 4 and speaker.stats.played >= 1, 20, "frames and music")
+        until(lambda: watcher.frames >= 4 and speaker.stats.played >= 1, 20, "frames and music")
         plugged.clear()  # the camera goes away
-        _until(lambda: watcher.failures >= 2, 10, "the camera thread to notice")
+        until(lambda: watcher.failures >= 2, 10, "the camera thread to notice")
         assert not watcher.latest().camera_ok and watcher.latest().mood == "unknown"
         played, seen = speaker.stats.played, watcher.frames
         time.sleep(3.0)  # the music goes on while the camera is away
         assert speaker.stats.played > played and speaker.status().state == "playing"
         assert watcher.frames == seen
         plugged.set()  # and it comes back
-        _until(lambda: watcher.frames >= seen + 4, 10, "frames again")
+        until(lambda: watcher.frames >= seen + 4, 10, "frames again")
         assert watcher.failures == 0 and watcher.latest().camera_ok
     finally:
         stats = run.finish()
@@ -115,13 +108,13 @@ def test_a_replay_folder_removed_and_put_back_is_noticed(tmp_path):
     try:
         assert run.ready.wait(60)
         speaker, watcher = run.parts.speaker, run.parts.mood
-        _until(lambda: watcher.frames >= 4 and speaker.stats.played >= 1, 20, "frames and music")
+        until(lambda: watcher.frames >= 4 and speaker.stats.played >= 1, 20, "frames and music")
         frames.rename(tmp_path / "unplugged")  # the folder goes away
-        _until(lambda: watcher.failures >= 1, 5, "the camera thread to notice")
+        until(lambda: watcher.failures >= 1, 5, "the camera thread to notice")
         assert not watcher.latest().camera_ok
         seen = watcher.frames
         (tmp_path / "unplugged").rename(frames)  # and comes back, all three images
-        _until(lambda: watcher.frames >= seen + 6 and watcher.latest().camera_ok, 10,
+        until(lambda: watcher.frames >= seen + 6 and watcher.latest().camera_ok, 10,
                "frames again")
     finally:
         stats = run.finish()
@@ -146,7 +139,7 @@ def test_one_unreadable_image_does_not_stall_the_replay_camera(tmp_path, caplog)
     try:
         assert run.ready.wait(60)
         speaker, watcher = run.parts.speaker, run.parts.mood
-        _until(lambda: watcher.frames >= 12 and speaker.stats.played >= 2, 30,
+        until(lambda: watcher.frames >= 12 and speaker.stats.played >= 2, 30,
                "frames past the bad images, and music")
         assert watcher.failures == 0 and watcher.latest().camera_ok
     finally:

@@ -20,17 +20,9 @@ from tests.faults.helpers import (
     speaker_config,
     start_speaker,
 )
-from tests.speaker_helpers import clips_dir
+from tests.speaker_helpers import clips_dir, until
 
 pytest.importorskip("vlc")
-
-
-def _until(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 def test_a_music_folder_unplugged_while_playing_and_plugged_back(tmp_path):
@@ -43,18 +35,18 @@ def test_a_music_folder_unplugged_while_playing_and_plugged_back(tmp_path):
         speaker = run.parts.speaker
         speaker.retry = Backoff(0.5, 0.5)  # the service waits 30 s, then longer, between tries
         size = speaker.picker.size
-        _until(lambda: speaker.stats.played >= 1, 10, "a first track")
+        until(lambda: speaker.stats.played >= 1, 10, "a first track")
         away = tmp_path / "unplugged"
         lib.rename(away)  # the USB disk is pulled ...
         lib.mkdir()  # ... leaving an empty mount point
-        _until(lambda: speaker.note and "unreachable" in speaker.note, 10,
+        until(lambda: speaker.note and "unreachable" in speaker.note, 10,
                "the speaker to notice")
         played = speaker.stats.played
         time.sleep(1.5)  # a few retries while it is away: no rows, nothing forgotten
         assert speaker.stats.played == played and speaker.status().state == "waiting"
         lib.rmdir()
         away.rename(lib)  # plugged back
-        _until(lambda: speaker.stats.played >= played + 2, 15, "the music to come back")
+        until(lambda: speaker.stats.played >= played + 2, 15, "the music to come back")
         assert speaker.picker.size == size and len(run.parts.index.tracks()) == size
     finally:
         stats = run.finish()
@@ -82,7 +74,7 @@ def test_unreadable_truncated_and_non_utf8_named_files_are_skipped_and_the_music
         vanished.unlink()
         speaker = run.parts.speaker
         # all ten are tried (the cut one plays 1.5 s), then the good ones play on
-        _until(lambda: speaker.stats.played >= 12, 40, "every track tried, then more")
+        until(lambda: speaker.stats.played >= 12, 40, "every track tried, then more")
         indexed = {t.track_id for t in run.parts.index.tracks(playable_only=False)}
         scan_errors = dict(run.parts.index.errors())
     finally:
@@ -119,7 +111,7 @@ def test_the_speaker_never_repeats_a_track_among_the_last_no_repeat(tmp_path):
     try:
         assert run.ready.wait(30)
         n = run.parts.speaker.picker.size
-        _until(lambda: run.parts.speaker.stats.played >= n + 6, 60, "a round and more")
+        until(lambda: run.parts.speaker.stats.played >= n + 6, 60, "a round and more")
     finally:
         run.finish()
     rows = assert_journal_intact(cfg.journal_path)
@@ -136,7 +128,7 @@ def test_a_short_valid_track_is_not_called_undecodable(tmp_path):
     run = start_speaker(cfg)
     try:
         assert run.ready.wait(30)
-        _until(lambda: run.parts.speaker.stats.played >= 3, 20, "three plays")
+        until(lambda: run.parts.speaker.stats.played >= 3, 20, "three plays")
     finally:
         stats = run.finish()
     rows = assert_journal_intact(cfg.journal_path)
