@@ -16,11 +16,15 @@ only one looked at.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
+
+from device.jit_cache import compile_lock
 
 EXTRACTOR_VERSION = 1
 
@@ -113,10 +117,26 @@ def _stats(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(x)), float(np.std(x))
 
 
+@functools.cache
+def _librosa() -> ModuleType:
+    """librosa with every kernel the extractor uses compiled, or read from numba's cache,
+    under the JIT cache lock (``device.jit_cache``): importing librosa compiles some kernels
+    and the first extraction the rest, so both happen while the lock is held, once per
+    process."""
+    with compile_lock("librosa"):
+        import librosa
+
+        warmup = np.random.default_rng(0).normal(size=3 * DEFAULT_PARAMS.sample_rate)
+        _features(librosa, warmup.astype(np.float32), DEFAULT_PARAMS)
+    return librosa
+
+
 def features_of_signal(y: np.ndarray, params: ExtractorParams = DEFAULT_PARAMS) -> np.ndarray:
     """The feature vector (order of ``feature_names``) of a mono signal."""
-    import librosa
+    return _features(_librosa(), y, params)
 
+
+def _features(librosa: ModuleType, y: np.ndarray, params: ExtractorParams) -> np.ndarray:
     sr, hop = params.sample_rate, params.hop
     y = y.astype(np.float32)
     spec = np.abs(librosa.stft(y, n_fft=params.n_fft, hop_length=hop))

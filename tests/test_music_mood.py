@@ -5,7 +5,10 @@ against training-grade re-encodes."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,37 @@ def test_the_extractor_on_real_clips():
     assert np.array_equal(a, extract(Q1))  # deterministic
     tempo = a[names.index("tempo_bpm")]
     assert 40 <= tempo <= 240
+
+
+def test_librosa_compiles_only_under_the_jit_cache_lock(tmp_path):
+    """numba#10128: librosa's kernels are cached as pairs of files, and processes that
+    compiled them at once on an empty cache left mismatched pairs that segfaulted (this
+    suite on a fresh clone; the speaker's scorer beside a ``library scan`` on a first
+    boot): four extractions started together on an empty cache segfaulted in three rounds
+    of six before the lock. Here: while the lock is held, an extraction writes nothing to
+    the cache and waits; once it is free, the extraction fills that very cache."""
+    import fcntl
+
+    from device.jit_cache import LOCK_NAME
+
+    cache = tmp_path / "numba-cache"
+    cache.mkdir()
+    code = ("import numpy as np; from device.audio_features import features_of_signal; "
+            "features_of_signal(np.random.default_rng(1).normal(size=66150)"
+            ".astype(np.float32))")
+    with open(cache / LOCK_NAME, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
+                                env={**os.environ, "NUMBA_CACHE_DIR": str(cache)},
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                proc.wait(timeout=8)
+            assert not list(cache.rglob("*.nbi")), "compiled into the cache without the lock"
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert list(cache.rglob("*.nbi")), "the lock is not beside the cache numba writes"
 
 
 def test_undecodable_audio_is_a_decode_error(tmp_path):
