@@ -140,7 +140,7 @@ def read_4q_library(oof_path: Path):
 
 
 def picks(args) -> None:
-    from device.picker import Picker, PickWeights
+    from device.picker import Picker, PickWeights, spread_draws
     from device.picker_setup import load_taste_or_flat
 
     tracks, quadrant = read_4q_library(args.oof)
@@ -148,11 +148,12 @@ def picks(args) -> None:
     share = Counter(quadrant.values())
     print(f"library: {len(tracks)} 4Q clips with a mapped AllMusic genre; quadrants "
           + ", ".join(f"{q} {share[q] / len(tracks):.2f}" for q in sorted(share)))
-    print(f"{args.n} independent first picks per mood (no-repeat window empty), seed {args.seed}")
-    print("shares of the independent picks; most repeats of one track in them, and in a"
-          f" session of {args.n} picks in a row (no-repeat window and repeat decay)")
+    print(f"{args.n} first picks per mood, as `moodspeaker pick --count {args.n}` draws them"
+          f" (the first pick's chances, spread by systematic sampling), seed {args.seed}")
+    print(f"most repeats of one track: in those picks; in {args.n} independent first picks;"
+          f" in a session of {args.n} picks in a row (no-repeat window and repeat decay)")
     head = f"{'picker':22s} {'mood':7s} {'Q1':>5s} {'Q2':>5s} {'Q3':>5s} {'Q4':>5s} " \
-           f"{'high arousal':>12s} {'indep.':>7s} {'session':>7s}"
+           f"{'high arousal':>12s} {'picks':>5s} {'indep.':>6s} {'session':>7s}"
     print(head)
     from device.music_fit import DAY_ONE, MoodFit, Target
 
@@ -167,18 +168,22 @@ def picks(args) -> None:
         for mood in ("happy", "sad", "neutral", "angry"):
             p = Picker(tracks, taste, weights=weights, mood_fit=MoodFit(day_one=day_one),
                        rng=random.Random(args.seed))
-            got = []
+            p.restart()
+            chances = p.first_picks(args.user, mood)
+            got = [chances[i].track.track_id
+                   for i in spread_draws([c.probability for c in chances], args.n, p.rng)]
+            independent = []
             for _ in range(args.n):
                 p.restart()
-                got.append(p.pick(args.user, mood).track.track_id)
+                independent.append(p.pick(args.user, mood).track.track_id)
             p.restart()
             session = Counter(p.pick(args.user, mood).track.track_id for _ in range(args.n))
             qs = Counter(quadrant[t] for t in got)
             high[mood] = (qs["Q1"] + qs["Q2"]) / args.n
             print(f"{label:22s} {mood:7s} " + " ".join(f"{qs[q] / args.n:5.2f}" for q in
                                                           ("Q1", "Q2", "Q3", "Q4"))
-                  + f" {high[mood]:12.2f} {max(Counter(got).values()):7d}"
-                  f" {max(session.values()):7d}")
+                  + f" {high[mood]:12.2f} {max(Counter(got).values()):5d}"
+                  f" {max(Counter(independent).values()):6d} {max(session.values()):7d}")
         print(f"{'':22s} high-arousal share happy - sad: {high['happy'] - high['sad']:+.2f}")
 
 

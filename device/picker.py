@@ -20,7 +20,9 @@ is less likely to come a third time): a genre's total share then grows like
 ``n_genre ** size_power`` (square root by default), so a genre of 2 files cannot take as
 many picks as one of 200, and a big genre does not drown the small ones either. A genre
 whose tracks were all played lately simply has no candidates. Only when every playable
-track is recent does the least recently played one come back.
+track is recent does the least recently played one come back. No track takes more than
+``max_share`` of a draw (``capped_shares``), so the best-fitting few cannot open every
+session.
 
 Every pick carries an explanation such as ``"sad -> calm (valence +0.2, arousal -0.6),
 folk 6.1/10"``.
@@ -58,6 +60,10 @@ class PickWeights:
     size_power: float = 0.5  # a genre's share of picks grows like n_tracks ** size_power
     repeat_decay: float = 0.1  # weight factor per play among the last ``history`` picks
     history: int = 300
+    # No track takes more of a draw than max_share, or 3 even shares in a library under
+    # 200 tracks; the excess goes to the others in proportion. 200 first picks from 200
+    # tracks or more then hold none more than 3 times (``spread_draws``).
+    max_share: float = 0.015
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,41 @@ def _display(genre: str) -> str:
     return DISPLAY_NAMES.get(genre, genre)
 
 
-def softmax(scores: Sequence[float], temperature: float) -> list[float]:
-    top = max(scores)
-    ws = [math.exp((s - top) / temperature) for s in scores]
-    total = sum(ws)
-    return [w / total for w in ws]
+def capped_shares(weights: Sequence[float], cap: float) -> list[float]:
+    """Probabilities in proportion to ``weights``, none above ``cap`` (at least 1/n): the
+    tracks over it are held at it, and the rest share what is left in proportion."""
+    n = len(weights)
+    cap = max(cap, 1.0 / n)
+    order = sorted(range(n), key=weights.__getitem__, reverse=True)
+    rest = [0.0] * (n + 1)  # rest[k]: the weight of order[k:], summed from the small end
+    for k in range(n - 1, -1, -1):
+        rest[k] = rest[k + 1] + weights[order[k]]
+    held = 0  # the first ``held`` of ``order`` sit at the cap
+    while held < n and rest[held] > 0 and (
+            weights[order[held]] / rest[held] * (1.0 - held * cap) > cap):
+        held += 1
+    left = 1.0 - held * cap
+    out = [cap] * n
+    for i in order[held:]:
+        out[i] = left * (weights[i] / rest[held]) if rest[held] > 0 else left / (n - held)
+    return out
+
+
+def spread_draws(probabilities: Sequence[float], n: int, rng: random.Random) -> list[int]:
+    """``n`` indices, each marginally a draw from ``probabilities``, spread by systematic
+    sampling: index i comes floor or ceil of ``n * p_i`` times, where n independent draws
+    would clump (even a uniform draw from 600 tracks repeats some track 4 times in 200
+    picks about one time in five). In a random order."""
+    out, edge, i = [], 0.0, 0
+    start = rng.random() / n
+    for k in range(n):
+        point = start + k / n
+        while i < len(probabilities) - 1 and edge + probabilities[i] <= point:
+            edge += probabilities[i]
+            i += 1
+        out.append(i)
+    rng.shuffle(out)
+    return out
 
 
 class Picker:
@@ -192,10 +228,12 @@ class Picker:
             out[genre] = min(10.0, max(0.0, score))
         return out
 
-    def _candidates(self) -> list[Track]:
+    def _candidates(self, *, everything: bool = False) -> list[Track]:
         recent = set(self.recent) if self._no_repeat else set()
         n, k = len(self.tracks), self.candidates
-        if n > 2 * (k + len(recent)):  # a big library: sample first, O(candidates) a pick
+        if everything:
+            k = n
+        elif n > 2 * (k + len(recent)):  # a big library: sample first, O(candidates) a pick
             drawn = (self.tracks[i] for i in self.rng.sample(range(n), k + len(recent)))
             return [t for t in drawn if t.track_id not in recent][:k]
         fresh = [t for t in self.tracks if t.track_id not in recent]
@@ -203,17 +241,34 @@ class Picker:
             last = {tid: i for i, tid in enumerate(self.recent) if tid in self._index}
             oldest = min(last, key=last.__getitem__)
             return [self.tracks[self._index[oldest]]]
-        if len(fresh) > self.candidates:
-            fresh = self.rng.sample(fresh, self.candidates)
+        if len(fresh) > k:
+            fresh = self.rng.sample(fresh, k)
         return fresh
 
     def pick(self, user: str, mood: str) -> Pick | None:
+        """The next track: one draw over up to ``candidates`` fresh tracks."""
         self._apply_scores()
         if not self.tracks:
             return None
+        weighed = self._weigh(self._candidates(), user, mood)
+        i = self.rng.choices(range(len(weighed)), weights=[p.probability for p in weighed])[0]
+        chosen = weighed[i]
+        self.history.append(chosen.track.track_id)
+        if self._no_repeat:
+            self.recent.append(chosen.track.track_id)
+        return chosen
+
+    def first_picks(self, user: str, mood: str) -> list[Pick]:
+        """Every track the next pick could be, with its chance: the whole library as the
+        candidates (a big library's pick samples ``candidates`` of them), nothing drawn,
+        nothing remembered. ``moodspeaker pick`` draws from this."""
+        self._apply_scores()
+        return self._weigh(self._candidates(everything=True), user, mood) if self.tracks else []
+
+    def _weigh(self, pool: list[Track], user: str, mood: str) -> list[Pick]:
+        """Each candidate as a Pick whose ``probability`` is its chance in the draw."""
         base = self.taste.genre_scores(user, mood)
         table = self.genre_table(user, mood)
-        pool = self._candidates()
         taste = [table[t.genre] for t in pool]  # type: ignore[index]
         track_level = self.taste.track_scores(user, mood, [t.track_id for t in pool]) or {}
         if track_level:  # a track's own score moves it within its genre's adjusted score
@@ -238,16 +293,12 @@ class Picker:
         factor = [len(self.by_genre[t.genre]) ** power  # type: ignore[index]
                   * self.weights.repeat_decay ** plays[t.track_id] for t in pool]
         top = max(total)
-        w = [math.exp((s - top) / self.temperature) * k
-             for s, k in zip(total, factor, strict=True)]
-        i = self.rng.choices(range(len(pool)), weights=w)[0]
-        track = pool[i]
-        self.history.append(track.track_id)
-        if self._no_repeat:
-            self.recent.append(track.track_id)
-        return Pick(track, track.genre or "", mood, taste[i], w[i] / sum(w),
-                    self._explain(mood, target, fits[i], track, taste[i]), fits[i], target,
-                    total[i])
+        shares = capped_shares([math.exp((s - top) / self.temperature) * k
+                                for s, k in zip(total, factor, strict=True)],
+                               max(self.weights.max_share, 3.0 / len(pool)))
+        return [Pick(t, t.genre or "", mood, taste[i], shares[i],
+                     self._explain(mood, target, fits[i], t, taste[i]), fits[i], target,
+                     total[i]) for i, t in enumerate(pool)]
 
     @staticmethod
     def _explain(mood: str, target: Target | None, fitted: float | None, track: Track,

@@ -6,11 +6,14 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from device.learning import LearningRule
 from device.library import Track
 from device.library.index import Scored
 from device.music_fit import DAY_ONE, MoodFit, PastListen, fit, mood_fit_from_listens
-from device.picker import Picker, PickWeights
+from device.picker import Picker, PickWeights, capped_shares, spread_draws
 from tests.speaker_helpers import MoodTaste
 
 # Quadrant centres: Q1 happy, Q2 tense, Q3 sad, Q4 calm.
@@ -37,23 +40,25 @@ def _library(n_per_quadrant=60, seed=0):
 
 
 def _first_picks(picker, mood, n=200):
-    out = []
-    for _ in range(n):
-        picker.restart()  # each as if it were the first pick
-        out.append(picker.pick("ann", mood))
-    return out
+    """As ``moodspeaker pick --count n``: each as if it were the first pick."""
+    picker.restart()
+    chances = picker.first_picks("ann", mood)
+    return [chances[i] for i in spread_draws([p.probability for p in chances], n, picker.rng)]
 
 
 def test_happy_and_sad_get_different_music_and_picks_stay_varied():
     tracks, quadrant = _library()
     p = Picker(tracks, FlatTaste(), rng=random.Random(1))
-    happy = Counter(quadrant[x.track.track_id] for x in _first_picks(p, "happy"))
-    sad_picks = _first_picks(p, "sad")
+    happy_picks, sad_picks = _first_picks(p, "happy"), _first_picks(p, "sad")
+    happy = Counter(quadrant[x.track.track_id] for x in happy_picks)
     sad = Counter(quadrant[x.track.track_id] for x in sad_picks)
     high = lambda c: (c["Q1"] + c["Q2"]) / 200  # noqa: E731
     assert happy["Q1"] / 200 >= 0.5
     assert (sad["Q3"] + sad["Q4"]) / 200 >= 0.5  # low arousal: the README's sad region
     assert high(happy) - high(sad) >= 0.35
+    # 200 first picks from 240 tracks: none more than 3 times
+    for picks in (happy_picks, sad_picks):
+        assert max(Counter(x.track.track_id for x in picks).values()) <= 3
     # a session of 200 picks (no-repeat window and repeat decay) stays varied
     p.restart()
     session = Counter(p.pick("ann", "sad").track.track_id for _ in range(200))
@@ -90,9 +95,12 @@ def test_unscored_tracks_stay_playable_and_scores_arrive_from_another_thread():
                          args=([Scored("t7", 0.0, 0, 0.6, 0.5, None)],))
     t.start()
     t.join()
+    p.restart()
+    chances = {c.track.track_id: c.probability for c in p.first_picks("ann", "happy")}
+    assert chances["t7"] == 0.3  # held at 3 even shares of a 10-track library
+    assert all(abs(c - 0.7 / 9) < 1e-9 for t, c in chances.items() if t != "t7")
     picks = Counter(p.pick("ann", "happy").track.track_id for _ in range(200))
-    assert picks["t7"] > 50  # 10 tracks: 20 each by chance
-    assert len(picks) == 10  # the others are still played
+    assert picks["t7"] > 40 and len(picks) == 10  # 20 each by chance; all still played
 
 
 def test_learning_moves_the_target_towards_completions_and_away_from_skips():
@@ -150,3 +158,25 @@ def test_record_feeds_both_the_genre_counts_and_the_mood_target():
     assert p.mood_fit.learnt() == {"sad": (5, 0)}
     p.set_learning(FeedbackTable(LearningRule(), {}), MoodFit())
     assert p.mood_fit.learnt() == {} and p.feedback.adjustment("sad", "rock") == 0
+
+
+@given(st.lists(st.floats(0.0, 1e6), min_size=1, max_size=300), st.floats(0.001, 1.0))
+def test_capped_shares_sum_to_one_and_keep_the_order(weights, cap):
+    shares = capped_shares(weights, cap)
+    assert abs(sum(shares) - 1.0) < 1e-9
+    assert max(shares) <= max(cap, 1.0 / len(weights)) + 1e-12
+    for i in range(1, len(weights)):
+        if weights[i - 1] > weights[i]:
+            assert shares[i - 1] >= shares[i] - 1e-12
+    if sum(weights) > 0 and max(weights) / sum(weights) <= cap:  # nothing to hold back
+        assert all(abs(s - w / sum(weights)) < 1e-9 for s, w in zip(shares, weights, strict=True))
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=50).filter(lambda w: sum(w) > 0),
+       st.integers(1, 500), st.integers(0, 2**32))
+def test_spread_draws_give_each_its_share(weights, n, seed):
+    p = [w / sum(weights) for w in weights]
+    counts = Counter(spread_draws(p, n, random.Random(seed)))
+    assert sum(counts.values()) == n
+    for i, share in enumerate(p):
+        assert int(n * share) - 1 <= counts[i] <= int(n * share) + 1  # floor or ceil, +- fp

@@ -1,9 +1,12 @@
 """``moodspeaker pick --mood M --count N [--json]``: what would it play in this mood?
 
-N independent picks, each as if it were the first of a session (the no-repeat window is
-the journal's, as at a start, and is reset after every pick), with the speaker's taste
-model, this listener's learning and the index's valence/arousal. Nothing is played or
-journalled: the journal is only read, and only if it exists.
+N picks, each as if it were the first of a session (the no-repeat window is the
+journal's, as at a start), with the speaker's taste model, this listener's learning and
+the index's valence/arousal. Each is drawn from the first pick's chances over the whole
+library (``Picker.first_picks``); the N draws are spread by systematic sampling
+(``picker.spread_draws``), so a track comes as often as its chance says rather than as
+often as the luck of N separate draws has it. Nothing is played or journalled: the
+journal is only read, and only if it exists.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ def pick_rows(cfg, mood: str, count: int, *, user: str, seed: int | None) -> lis
     from ..errors import UserError
     from ..journal import Journal
     from ..library import LibraryIndex
+    from ..picker import spread_draws
     from ..picker_setup import load_taste_or_flat, make_picker
 
     if not cfg.library_index_path.exists():
@@ -34,11 +38,11 @@ def pick_rows(cfg, mood: str, count: int, *, user: str, seed: int | None) -> lis
                 journal.close()
     if not picker.size:
         raise UserError(f"{cfg.library_index_path}: no playable tracks in the index")
+    picker.restart(start)
+    chances = picker.first_picks(user, mood)
     rows = []
-    for _ in range(count):
-        picker.restart(start)
-        p = picker.pick(user, mood)
-        assert p is not None  # the library is not empty
+    for i in spread_draws([p.probability for p in chances], count, picker.rng):
+        p = chances[i]
         t = p.track
         rows.append({
             "track_id": t.track_id, "path": t.path, "genre": p.genre, "title": t.title,
@@ -92,7 +96,8 @@ def register(sub) -> None:
     p = sub.add_parser("pick", help="what would it play in this mood? (plays nothing)")
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--mood", required=True, choices=(*MOODS, UNKNOWN))
-    p.add_argument("--count", type=_count, default=1, help="independent picks (default 1)")
+    p.add_argument("--count", type=_count, default=1,
+                   help="picks, each as the first of a session (default 1)")
     p.add_argument("--user", default=None, help="listener (default: [user] active)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default [picker])")
     p.add_argument("--json", action="store_true", help="one JSON object per pick, per line")
