@@ -8,7 +8,7 @@ classifying posts of each language in one batch (SMP usual test, GoEmotions test
 per second of wall time and per second of this process's CPU time.
 
     PYTHONPATH=. .venv/bin/python bench/post_mood.py --sim --speed [--users 300]
-    PYTHONPATH=. .venv/bin/python bench/post_mood.py --thresholds 0.4 0.5 0.575 0.65 \
+    PYTHONPATH=. .venv/bin/python bench/post_mood.py --thresholds 0.3 0.35 0.4 0.5 0.575 \
         --users 200 --seed 1
 """
 
@@ -32,7 +32,7 @@ SOURCES = {"nlpcc": DATA / "nlpcc2014_weibo_emotion", "smp": DATA / "smp2020_ewe
 def pipeline(
     posts_from: str, users: int, posts_per_user: int, seed: int, thresholds=(None,)
 ) -> list[dict]:
-    """One simulated set, scored with each post-mood threshold (None: the shipped ones)."""
+    """One simulated set, scored with each post-mood threshold (None: the pipeline's)."""
     from trainer.taste.build import BuildConfig
     from trainer.taste.evalsim import simulated_ratings, spearman_report
     from trainer.taste.simulate import simulate, write_simulation

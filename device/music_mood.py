@@ -1,9 +1,12 @@
 """The music-mood model: a track's valence and arousal (-1..1) from its audio features.
 
-A multinomial logistic regression over standardised ``device.audio_features`` gives the
-chance of each quadrant of Russell's plane (trained by ``moodspeaker-train music-mood
-train`` on the 4Q audio emotion set); valence is ``2 (P(Q1) + P(Q4)) - 1`` and arousal
-``2 (P(Q1) + P(Q2)) - 1``. The file is a plain
+The chance of each quadrant of Russell's plane (trained by ``moodspeaker-train music-mood
+train`` on the 4Q audio emotion set) is a multinomial logistic regression over
+standardised ``device.audio_features``, averaged with a small forest of decision trees
+(``TreeEnsemble``) where the file has one: the trees see the interactions a linear model
+cannot (what makes calm music positive is not what makes loud music so), and the average
+measured better in cross-validation than either alone. Valence is ``2 (P(Q1) + P(Q4)) - 1``
+and arousal ``2 (P(Q1) + P(Q2)) - 1``. The file is a plain
 ``.npz`` (no pickle) named by the manifest's ``music_mood`` section, which also fixes the
 extractor version, its parameters and the feature order: a model made for other features
 is refused rather than fed numbers it never saw.
@@ -22,12 +25,58 @@ from .audio_features import EXTRACTOR_VERSION, ExtractorParams, extract, feature
 from .manifest import ManifestError, MusicMoodSpec, load_manifest, verify_file
 
 ARRAYS = ("mean", "scale", "coef", "intercept")
+TREE_ARRAYS = ("tree_root", "tree_feature", "tree_threshold", "tree_left", "tree_right",
+               "tree_value", "tree_weight")
 
 
 @dataclass(frozen=True)
 class MoodScore:
     valence: float  # -1 negative .. +1 positive
     arousal: float  # -1 calm .. +1 energetic
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """Decision trees flattened into arrays, every tree's nodes in one run. A node sends a
+    row left when ``x[feature] <= threshold`` (compared in float64 with the row as float32,
+    as scikit-learn does); ``left == -1`` marks a leaf, whose ``value`` holds the quadrant
+    chances. The forest's answer is the mean over its trees."""
+
+    root: np.ndarray  # (trees,) int32: each tree's first node
+    feature: np.ndarray  # (nodes,) int16
+    threshold: np.ndarray  # (nodes,) float64
+    left: np.ndarray  # (nodes,) int32
+    right: np.ndarray  # (nodes,) int32
+    value: np.ndarray  # (nodes, 4) float32, rows summing to 1 at the leaves
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(rows, 4) quadrant chances of the (rows, features) ``x``."""
+        x = np.atleast_2d(x).astype(np.float32).astype(np.float64)
+        rows = np.arange(len(x))[:, None]
+        node = np.broadcast_to(self.root, (len(x), len(self.root))).copy()
+        while (inner := self.left[node] >= 0).any():
+            at = node[inner]
+            go_left = x[np.broadcast_to(rows, node.shape)[inner], self.feature[at]] <= (
+                self.threshold[at])
+            node[inner] = np.where(go_left, self.left[at], self.right[at])
+        return self.value[node].mean(axis=1)
+
+    def check(self, n_features: int, where: Path) -> None:
+        """Refuse arrays that would index outside themselves or loop."""
+        nodes = len(self.feature)
+        same = (self.threshold.shape == self.left.shape == self.right.shape == (nodes,)
+                and self.value.shape == (nodes, 4) and self.root.ndim == 1)
+        if not same or not len(self.root):
+            raise ManifestError(f"{where}: the tree arrays do not fit together")
+        inner = self.left >= 0
+        ids = np.arange(nodes)
+        bad = ((self.root < 0) | (self.root >= nodes)).any() or (
+            inner & ((self.left <= ids) | (self.right <= ids) | (self.left >= nodes)
+                     | (self.right >= nodes) | (self.feature < 0)
+                     | (self.feature >= n_features))).any()
+        if bad or not np.isfinite(self.threshold[inner]).all() or not (
+                np.isfinite(self.value).all()):
+            raise ManifestError(f"{where}: the tree arrays hold a broken tree")
 
 
 @dataclass(frozen=True)
@@ -38,12 +87,22 @@ class MusicMoodModel:
     intercept: np.ndarray  # (4,)
     params: ExtractorParams
     version: str  # sha256 prefix: an index row scored by another model is scored again
+    trees: TreeEnsemble | None = None
+    tree_weight: float = 0.0  # the forest's share of the average
 
-    def score_features(self, features: np.ndarray) -> MoodScore:
+    def quadrant_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(4,) chances of Q1..Q4 for one track's features."""
         z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
         logits = self.coef @ z + self.intercept
         p = np.exp(logits - logits.max())
         p /= p.sum()
+        if self.trees is not None:
+            p = (1.0 - self.tree_weight) * p + self.tree_weight * self.trees.probabilities(
+                features)[0]
+        return p
+
+    def score_features(self, features: np.ndarray) -> MoodScore:
+        p = self.quadrant_probabilities(features)
         v, a = 2.0 * (p[0] + p[3]) - 1.0, 2.0 * (p[0] + p[1]) - 1.0
         return MoodScore(round(float(v), 4), round(float(a), 4))
 
@@ -76,6 +135,7 @@ def load_spec(spec: MusicMoodSpec) -> MusicMoodModel:
     try:
         with np.load(spec.path, allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k], dtype=np.float64) for k in ARRAYS}
+            tree_arrays = {k: z[k] for k in TREE_ARRAYS if k in z.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ManifestError(f"{spec.path}: not a music-mood model: {exc}") from None
     n = len(names)
@@ -88,4 +148,31 @@ def load_spec(spec: MusicMoodSpec) -> MusicMoodModel:
             raise ManifestError(f"{spec.path}: {key} holds non-finite values")
     if (arrays["scale"] <= 0).any():
         raise ManifestError(f"{spec.path}: scale must be positive")
-    return MusicMoodModel(**arrays, params=params, version=spec.sha256[:12])
+    trees, weight = _trees(tree_arrays, n, spec.path)
+    return MusicMoodModel(**arrays, params=params, version=spec.sha256[:12], trees=trees,
+                          tree_weight=weight)
+
+
+def _trees(arrays: dict[str, np.ndarray], n_features: int, where: Path
+           ) -> tuple[TreeEnsemble | None, float]:
+    """The forest and its weight, or (None, 0) for a file with no trees."""
+    if not arrays:
+        return None, 0.0
+    if set(arrays) != set(TREE_ARRAYS):
+        raise ManifestError(f"{where}: tree arrays missing: "
+                            f"{sorted(set(TREE_ARRAYS) - set(arrays))}")
+    try:
+        trees = TreeEnsemble(
+            root=arrays["tree_root"].astype(np.int32, casting="same_kind"),
+            feature=arrays["tree_feature"].astype(np.int16, casting="same_kind"),
+            threshold=arrays["tree_threshold"].astype(np.float64),
+            left=arrays["tree_left"].astype(np.int32, casting="same_kind"),
+            right=arrays["tree_right"].astype(np.int32, casting="same_kind"),
+            value=arrays["tree_value"].astype(np.float32))
+        weight = float(arrays["tree_weight"])
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(f"{where}: malformed tree arrays: {exc}") from None
+    if not 0.0 <= weight <= 1.0:
+        raise ManifestError(f"{where}: tree_weight {weight} is not within 0..1")
+    trees.check(n_features, where)
+    return trees, weight

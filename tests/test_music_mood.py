@@ -116,6 +116,7 @@ def test_train_export_and_the_device_agree(tmp_path):
     path = export(model, tmp_path, DEFAULT_PARAMS, {"cv": report.as_dict()})
     assert path.stat().st_size < 300_000
     device = load_music_mood(tmp_path)
+    assert device.trees is not None and device.tree_weight == cfg.tree_weight
     p = model.probabilities(data.features[:5].astype(np.float64))
     for row, (pv, pa) in zip(data.features[:5], p, strict=True):
         s = device.score_features(row)
@@ -123,6 +124,20 @@ def test_train_export_and_the_device_agree(tmp_path):
     entry = load_manifest(tmp_path).music_mood
     assert entry.extractor_version == EXTRACTOR_VERSION
     assert entry.features == feature_names() and entry.extra["cv"]["folds"] == 4
+
+
+def test_the_flattened_forest_answers_as_scikit_learn_does():
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from trainer.music_mood.train import TrainConfig, fit_forest
+
+    data = _toy_dataset(120, seed=3)
+    cfg = TrainConfig(trees=20, tree_min_leaf=2)
+    flat = fit_forest(data.features, data.quadrant, cfg, seed=7)
+    forest = ExtraTreesClassifier(n_estimators=20, min_samples_leaf=2, max_features="sqrt",
+                                  random_state=7).fit(data.features, data.quadrant)
+    x = _toy_dataset(50, seed=4).features
+    assert np.allclose(flat.probabilities(x), forest.predict_proba(x), atol=1e-6)
 
 
 def _shipped(tmp_path: Path) -> Path:
@@ -148,6 +163,7 @@ def test_the_shipped_entry_loads_and_scores_a_real_clip(tmp_path):
     ("features", "feature list"),
     ("shape", "shape"),
     ("params", "extractor params"),
+    ("tree", "broken tree"),
 ])
 def test_a_corrupt_entry_or_model_is_refused(tmp_path, damage, message):
     from device.manifest import file_sha256
@@ -169,10 +185,13 @@ def test_a_corrupt_entry_or_model_is_refused(tmp_path, damage, message):
         entry["features"] = entry["features"][:-1]
     elif damage == "params":
         entry["extractor_params"]["bogus"] = 1
-    elif damage == "shape":
+    elif damage in ("shape", "tree"):
         with np.load(npz) as z:
             arrays = {k: z[k] for k in z.files}
-        arrays["coef"] = arrays["coef"][:2]
+        if damage == "shape":
+            arrays["coef"] = arrays["coef"][:2]
+        else:  # a node that points back at itself would never end
+            arrays["tree_left"][arrays["tree_root"][1]] = arrays["tree_root"][1]
         np.savez(npz, **arrays)
         entry["sha256"] = file_sha256(npz)
     manifest.write_text(json.dumps(raw))

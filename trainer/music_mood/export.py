@@ -25,10 +25,16 @@ def export(model: FittedModel, out: str | Path, params: ExtractorParams,
     out.mkdir(parents=True, exist_ok=True)
     path = out / FILE_NAME
     tmp = out / (FILE_NAME + ".tmp.npz")
+    trees = {} if model.trees is None else {
+        "tree_root": model.trees.root, "tree_feature": model.trees.feature,
+        "tree_threshold": model.trees.threshold, "tree_left": model.trees.left,
+        "tree_right": model.trees.right, "tree_value": model.trees.value,
+        "tree_weight": np.float64(model.tree_weight)}
     np.savez_compressed(
         tmp,
         mean=model.mean.astype(np.float32), scale=model.scale.astype(np.float32),
         coef=model.coef.astype(np.float32), intercept=model.intercept.astype(np.float32),
+        **trees,
     )
     os.replace(tmp, path)
     entry = {
@@ -39,7 +45,10 @@ def export(model: FittedModel, out: str | Path, params: ExtractorParams,
         "features": list(feature_names(params)),
         "outputs": ["valence", "arousal"],
         "output_range": [-1.0, 1.0],
-        "model": "multinomial logistic regression over Q1..Q4 on standardised features",
+        "model": "multinomial logistic regression over Q1..Q4 on standardised features"
+                 + ("" if model.trees is None else
+                    f", averaged with {len(model.trees.root)} extra trees (weight "
+                    f"{model.tree_weight:g})"),
         "classes": ["Q1 happy/excited", "Q2 angry/tense", "Q3 sad", "Q4 calm"],
         "l2_c": model.c,
         "size_bytes": path.stat().st_size,

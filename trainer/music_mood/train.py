@@ -1,10 +1,14 @@
 """Fit and cross-validate the music-mood model: features -> valence and arousal.
 
-One multinomial logistic regression over the four quadrants on standardised features;
-valence is P(Q1) + P(Q4), arousal P(Q1) + P(Q2), and a clip's quadrant is the pair of
-their signs. The four-class fit measured better than one binary regression per axis
-(valence 0.74 against 0.71 in the same folds): what separates calm from sad music is not
-what separates happy from angry music, and one hyperplane per axis cannot say both.
+One multinomial logistic regression over the four quadrants on standardised features,
+averaged half and half with a forest of 100 extremely randomised trees (at least 5 clips
+a leaf); valence is P(Q1) + P(Q4), arousal P(Q1) + P(Q2), and a clip's quadrant is the
+pair of their signs. In the same folds the average measured valence 74.5 % against 73.8 %
+for the regression alone, quadrants 67.1 % against 66.3 %, arousal unchanged (the forest's
+size and weight were fixed before that run, for a file of a few hundred KB). The
+four-class fit measured better than one binary regression per axis (valence 0.74 against
+0.71 in the same folds): what separates calm from sad music is not what separates happy
+from angry music, and one hyperplane per axis cannot say both.
 Folds keep each artist on one side (``StratifiedGroupKFold``), because clips of one
 artist share a sound and would otherwise leak between training and test. The L2 strength
 is chosen inside each training fold by an inner grouped CV, so the outer folds are never
@@ -16,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from device.music_mood import TreeEnsemble
 
 from .dataset import Dataset
 
@@ -29,23 +35,32 @@ class TrainConfig:
     repeats: int = 3
     seed: int = 1234
     c_grid: tuple[float, ...] = C_GRID
+    trees: int = 100  # 0: the regression alone
+    tree_min_leaf: int = 5
+    tree_weight: float = 0.5
 
 
 @dataclass
 class FittedModel:
-    """What the device needs: z = (x - mean) / scale; P(Q) = softmax(coef z + intercept)."""
+    """What the device needs: z = (x - mean) / scale; P(Q) = softmax(coef z + intercept),
+    averaged with the forest's chances by ``tree_weight``."""
 
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray  # (4, n_features): Q1..Q4
     intercept: np.ndarray  # (4,)
     c: float
+    trees: TreeEnsemble | None = None
+    tree_weight: float = 0.0
 
     def quadrant_probabilities(self, x: np.ndarray) -> np.ndarray:
         z = (np.atleast_2d(x) - self.mean) / self.scale
         logits = z @ self.coef.T + self.intercept
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        p = e / e.sum(axis=1, keepdims=True)
+        if self.trees is None:
+            return p
+        return (1.0 - self.tree_weight) * p + self.tree_weight * self.trees.probabilities(x)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(n, 2): P(positive valence), P(high arousal)."""
@@ -131,9 +146,39 @@ def fit(data: Dataset, cfg: TrainConfig, idx: np.ndarray | None = None,
     scale[scale < 1e-9] = 1.0
     z = (x - mean) / scale
     quadrant, groups = data.quadrant[idx], data.artists[idx]
-    c = _choose_c(z, quadrant, groups, cfg, cfg.seed if seed is None else seed)
+    seed = cfg.seed if seed is None else seed
+    c = _choose_c(z, quadrant, groups, cfg, seed)
     model = _fit_one(z, quadrant, c)
-    return FittedModel(mean, scale, model.coef_, model.intercept_, c)
+    trees = fit_forest(data.features[idx], quadrant, cfg, seed) if cfg.trees else None
+    return FittedModel(mean, scale, model.coef_, model.intercept_, c, trees,
+                       cfg.tree_weight if trees is not None else 0.0)
+
+
+def fit_forest(x: np.ndarray, quadrant: np.ndarray, cfg: TrainConfig, seed: int) -> TreeEnsemble:
+    """scikit-learn's extra-trees forest, flattened into the device's arrays."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    forest = ExtraTreesClassifier(n_estimators=cfg.trees, min_samples_leaf=cfg.tree_min_leaf,
+                                  max_features="sqrt", random_state=seed).fit(
+        x.astype(np.float32), quadrant)
+    if list(forest.classes_) != [0, 1, 2, 3]:
+        raise ValueError(f"training clips cover only quadrants {list(forest.classes_)}")
+    parts, offset = [], 0
+    for est in forest.estimators_:
+        t = est.tree_
+        leaf = t.children_left < 0
+        value = t.value[:, 0, :] / t.value[:, 0, :].sum(axis=1, keepdims=True)
+        parts.append((offset, np.where(leaf, 0, t.feature),
+                      np.where(leaf, 0.0, t.threshold),
+                      np.where(leaf, -1, t.children_left + offset),
+                      np.where(leaf, -1, t.children_right + offset),
+                      np.where(leaf[:, None], value, 0.0)))
+        offset += t.node_count
+    roots, feature, threshold, left, right, value = zip(*parts, strict=True)
+    return TreeEnsemble(np.array(roots, np.int32), np.concatenate(feature).astype(np.int16),
+                        np.concatenate(threshold), np.concatenate(left).astype(np.int32),
+                        np.concatenate(right).astype(np.int32),
+                        np.concatenate(value).astype(np.float32))
 
 
 def cross_validate(data: Dataset, cfg: TrainConfig) -> CvReport:

@@ -131,7 +131,8 @@ def register(subparsers) -> None:
         "--min-confidence",
         type=float,
         default=None,
-        help="post-mood threshold (default: the shipped one)",
+        help="post-mood confidence from which a post counts (default: the pipeline's, "
+        "chosen on validation simulations; README)",
     )
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(handler=cmd_build)
