@@ -251,8 +251,7 @@ class Picker:
         if not self.tracks:
             return None
         weighed = self._weigh(self._candidates(), user, mood)
-        i = self.rng.choices(range(len(weighed)), weights=[p.probability for p in weighed])[0]
-        chosen = weighed[i]
+        chosen = weighed(self.rng.choices(range(len(weighed.pool)), weights=weighed.shares)[0])
         self.history.append(chosen.track.track_id)
         if self._no_repeat:
             self.recent.append(chosen.track.track_id)
@@ -263,10 +262,13 @@ class Picker:
         candidates (a big library's pick samples ``candidates`` of them), nothing drawn,
         nothing remembered. ``moodspeaker pick`` draws from this."""
         self._apply_scores()
-        return self._weigh(self._candidates(everything=True), user, mood) if self.tracks else []
+        if not self.tracks:
+            return []
+        weighed = self._weigh(self._candidates(everything=True), user, mood)
+        return [weighed(i) for i in range(len(weighed.pool))]
 
-    def _weigh(self, pool: list[Track], user: str, mood: str) -> list[Pick]:
-        """Each candidate as a Pick whose ``probability`` is its chance in the draw."""
+    def _weigh(self, pool: list[Track], user: str, mood: str) -> _Weighed:
+        """Every candidate's scores and its chance in the draw."""
         base = self.taste.genre_scores(user, mood)
         table = self.genre_table(user, mood)
         taste = [table[t.genre] for t in pool]  # type: ignore[index]
@@ -296,18 +298,37 @@ class Picker:
         shares = capped_shares([math.exp((s - top) / self.temperature) * k
                                 for s, k in zip(total, factor, strict=True)],
                                max(self.weights.max_share, 3.0 / len(pool)))
-        return [Pick(t, t.genre or "", mood, taste[i], shares[i],
-                     self._explain(mood, target, fits[i], t, taste[i]), fits[i], target,
-                     total[i]) for i, t in enumerate(pool)]
+        return _Weighed(pool, mood, taste, fits, total, shares, target)
 
-    @staticmethod
-    def _explain(mood: str, target: Target | None, fitted: float | None, track: Track,
-                 taste: float) -> str:
-        """Both parts when both counted: ``sad -> calm (valence +0.2, arousal -0.6), folk
-        6.1/10``; the genre part alone for "unknown", an angry day one or an unscored track."""
-        genre = f"{_display(track.genre or '')} {taste:.1f}/10"
-        if mood == UNKNOWN:
-            return f"mood unknown -> {genre}"
-        if target is None or target.strength == 0.0 or fitted is None:
-            return f"{mood} -> {genre}"
-        return f"{mood} -> {target.describe()}, {genre}"
+
+
+@dataclass(frozen=True)
+class _Weighed:
+    """One draw's candidates with their parts; calling it with an index makes that
+    candidate's Pick (explanations are written only for the picks that need one)."""
+
+    pool: list[Track]
+    mood: str
+    taste: list[float]
+    fits: list[float | None]
+    total: list[float]
+    shares: list[float]
+    target: Target | None
+
+    def __call__(self, i: int) -> Pick:
+        t = self.pool[i]
+        return Pick(t, t.genre or "", self.mood, self.taste[i], self.shares[i],
+                    _explain(self.mood, self.target, self.fits[i], t, self.taste[i]),
+                    self.fits[i], self.target, self.total[i])
+
+
+def _explain(mood: str, target: Target | None, fitted: float | None, track: Track,
+             taste: float) -> str:
+    """Both parts when both counted: ``sad -> calm (valence +0.2, arousal -0.6), folk
+    6.1/10``; the genre part alone for "unknown", an angry day one or an unscored track."""
+    genre = f"{_display(track.genre or '')} {taste:.1f}/10"
+    if mood == UNKNOWN:
+        return f"mood unknown -> {genre}"
+    if target is None or target.strength == 0.0 or fitted is None:
+        return f"{mood} -> {genre}"
+    return f"{mood} -> {target.describe()}, {genre}"
