@@ -208,7 +208,9 @@ def test_small_fit_writes_a_valid_model_file(small_fit, tmp_path):
     save_models({"zh": model}, path)
     loaded = load_models(path)["zh"]
     texts = [p.text for p in posts[:50]]
-    np.testing.assert_allclose(loaded.probabilities(texts), model.probabilities(texts), atol=2e-3)
+    saved, fitted = loaded.probabilities(texts), model.probabilities(texts)
+    np.testing.assert_allclose(saved, fitted, atol=0.03)  # the weights are stored as int8
+    assert (saved.argmax(axis=1) == fitted.argmax(axis=1)).mean() >= 0.96
     (tmp_path / "classifier.json").write_text(json.dumps({"min_confidence": {"zh": 0.5}}))
     clf = PostMoodClassifier(data_dir=tmp_path)
     assert clf.classify(posts[0].text).language == "zh"

@@ -153,15 +153,18 @@ def fit_vectorisers(blocks: tuple[Block, ...], texts: list[str]) -> tuple[list, 
 
 def save_models(models: dict[str, LanguageModel], path: Path) -> None:
     """One ``.npz`` of plain arrays: per language and block the vocabulary (in column
-    order) and IDF, and the weights in float16 (they stay well inside its range)."""
+    order) and IDF (float16), and the weights as int8 with one scale per mood (what keeps
+    the file under 2 MB; README "Post mood" measures what the rounding changes)."""
     arrays: dict[str, np.ndarray] = {}
     for lang, m in models.items():
         arrays[f"{lang}/blocks"] = np.array(json.dumps([asdict(b) for b in m.blocks]))
         for i, v in enumerate(m.vectorisers):
             vocab = sorted(v.vocabulary_, key=v.vocabulary_.__getitem__)
             arrays[f"{lang}/{i}/vocabulary"] = np.array(vocab)
-            arrays[f"{lang}/{i}/idf"] = v.idf_.astype(np.float32)
-        arrays[f"{lang}/coef"] = m.coef.astype(np.float16)
+            arrays[f"{lang}/{i}/idf"] = v.idf_.astype(np.float16)
+        scale = np.maximum(np.abs(m.coef).max(axis=1), 1e-12) / 127.0
+        arrays[f"{lang}/coef"] = np.round(m.coef / scale[:, None]).astype(np.int8)
+        arrays[f"{lang}/coef_scale"] = scale.astype(np.float32)
         arrays[f"{lang}/intercept"] = m.intercept.astype(np.float32)
     np.savez_compressed(path, **arrays)
 
@@ -182,7 +185,8 @@ def load_models(path: Path) -> dict[str, LanguageModel]:
                     v = block.vectoriser({str(t): j for j, t in enumerate(vocab)})
                     v.idf_ = npz[f"{lang}/{i}/idf"].astype(np.float32)
                     vectorisers.append(v)
-                coef = npz[f"{lang}/coef"].astype(np.float32)
+                coef = npz[f"{lang}/coef"].astype(np.float32) * npz[
+                    f"{lang}/coef_scale"].astype(np.float32)[:, None]
                 width = sum(len(v.vocabulary) for v in vectorisers)
                 if coef.shape != (len(CLASSES), width):
                     raise ValueError(f"{lang} weights {coef.shape} for {width} features")
