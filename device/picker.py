@@ -20,9 +20,9 @@ is less likely to come a third time): a genre's total share then grows like
 ``n_genre ** size_power`` (square root by default), so a genre of 2 files cannot take as
 many picks as one of 200, and a big genre does not drown the small ones either. A genre
 whose tracks were all played lately simply has no candidates. Only when every playable
-track is recent does the least recently played one come back. No track takes more than
-``max_share`` of a draw (``capped_shares``), so the best-fitting few cannot open every
-session.
+track is recent does the least recently played one come back. In a library of 200 tracks
+or more no track takes more than ``max_share`` of a draw (``capped_shares``), so the
+best-fitting few cannot open every session.
 
 Every pick carries an explanation such as ``"sad -> calm (valence +0.2, arousal -0.6),
 folk 6.1/10"``.
@@ -60,10 +60,12 @@ class PickWeights:
     size_power: float = 0.5  # a genre's share of picks grows like n_tracks ** size_power
     repeat_decay: float = 0.1  # weight factor per play among the last ``history`` picks
     history: int = 300
-    # No track takes more of a draw than max_share, or 3 even shares in a library under
-    # 200 tracks; the excess goes to the others in proportion. 200 first picks from 200
-    # tracks or more then hold none more than 3 times (``spread_draws``).
+    # In a draw over ``max_share_from`` tracks or more, no track takes more than max_share;
+    # the excess goes to the others in proportion, so 200 first picks hold none more than
+    # 3 times (``spread_draws``). A smaller library keeps its taste undiluted: there the
+    # no-repeat window is what keeps the music varied.
     max_share: float = 0.015
+    max_share_from: int = 200
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,8 @@ class Picker:
         top = max(total)
         shares = capped_shares([math.exp((s - top) / self.temperature) * k
                                 for s, k in zip(total, factor, strict=True)],
-                               max(self.weights.max_share, 3.0 / len(pool)))
+                               self.weights.max_share
+                               if len(pool) >= self.weights.max_share_from else 1.0)
         return _Weighed(pool, mood, taste, fits, total, shares, target)
 
 

@@ -140,11 +140,11 @@ def test_publish_reports_a_refusal(mqtt_broker, models, capsys):
                    "error": "fer_int8.tflite: model does not load", "files": []}
 
 
-def test_publish_times_out_without_a_device(mqtt_broker, models, capsys):
+def test_publish_waits_for_the_device_and_times_out_without_one(mqtt_broker, models, capsys):
     assert _publish(mqtt_broker, models, "--timeout", "1.5") == 1
     out = json.loads(capsys.readouterr().out.strip())
-    assert out["ok"] is False and "no result from kitchen within 1.5 s" in out["error"]
-    assert "never announced itself" in out["error"]
+    assert out["ok"] is False and "kitchen did not come online within 1.5 s" in out["error"]
+    assert "(it never announced itself); nothing was sent" in out["error"]
 
 
 def test_publish_refuses_files_that_do_not_match_the_manifest(mqtt_broker, models, capsys):

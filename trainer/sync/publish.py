@@ -124,6 +124,7 @@ class _Answer:
         self.availability: str | None = None
         self.done = threading.Event()
         self.subscribed = threading.Event()
+        self.online = threading.Event()
 
     def on_connect(self, client, userdata, flags, reason, properties) -> None:
         if not reason.is_failure:
@@ -135,6 +136,10 @@ class _Answer:
     def on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topics.availability:
             self.availability = msg.payload.decode(errors="replace")
+            if self.availability == "online":
+                self.online.set()
+            else:
+                self.online.clear()
             return
         try:
             result = decode_result(msg.payload)
@@ -148,7 +153,9 @@ class _Answer:
 
 def publish(settings: MqttSettings, device_id: str, delivery: Delivery, *,
             base_topic: str = BASE_TOPIC, timeout: float = 120.0) -> Result:
-    """Send the delivery and wait for the device's result (ok False on timeout)."""
+    """Send the delivery once the device is online, and wait for its result (ok False on
+    timeout). Why wait: the announcement is not retained, and a device says ``online``
+    only after it has subscribed, so one sent earlier could reach nobody."""
     topics = Topics(device_id, base_topic)
     begin = delivery.begin
     answer = _Answer(topics, begin.transfer)
@@ -164,6 +171,13 @@ def publish(settings: MqttSettings, device_id: str, delivery: Delivery, *,
         if not answer.subscribed.wait(10):
             raise PublishError(f"{settings.where()}: the broker did not confirm the"
                                f" subscription to {topics.models_result}")
+        if not answer.online.wait(1.0):
+            log.info("publish: waiting up to %g s for %s to come online", timeout, device_id)
+            if not answer.online.wait(timeout):
+                where = (f"its availability is {answer.availability!r}"
+                         if answer.availability else "it never announced itself")
+                return Result(begin.transfer, False, f"{device_id} did not come online within"
+                              f" {timeout:g} s ({where}); nothing was sent", [])
         _send(client, topics.models_begin, encode_begin(begin), timeout)
         pending: deque[mqtt.MQTTMessageInfo] = deque()
         for index, (spec, path) in enumerate(zip(begin.files, delivery.paths, strict=True)):
