@@ -134,6 +134,12 @@ class Remote:
                              f"{[(m.topic, m.payload[:80]) for m in self.seen[-10:]]}")
 
     def state(self, pred=lambda s: True, timeout: float = 10.0) -> dict:
+        """The speaker's current state once ``pred`` holds for it: the newest state already
+        seen (a state can arrive before the result of the command that caused it, while
+        ``set`` waits for that result), else the next that matches."""
+        states = [m for m in self.seen if m.topic == self.topics.state]
+        if states and pred(states[-1].json()):
+            return states[-1].json()
         return self.wait_for(lambda m: m.topic == self.topics.state and pred(m.json()),
                              timeout).json()
 
