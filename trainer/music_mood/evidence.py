@@ -30,6 +30,7 @@ import numpy as np
 
 from device.errors import UserError
 from device.moods import MOODS
+from trainer.taste.prior import mumr_mood
 
 #: GEMS emotions on Russell's plane (valence, arousal), after Zentner et al. 2008 and the
 #: Emotify paper's own grouping: vitality (joyful activation, power), unease (tension,
@@ -52,15 +53,6 @@ QUADRANT_NAMES = ("excited", "tense", "sad", "calm")  # +v+a, -v+a, -v-a, +v-a
 def quadrant_of(valence: np.ndarray, arousal: np.ndarray) -> np.ndarray:
     v, a = np.asarray(valence) >= 0, np.asarray(arousal) >= 0
     return np.where(a, np.where(v, 0, 1), np.where(v, 3, 2))
-
-
-def mumr_mood(valence: float, arousal: float, t: float = 0.2) -> str:
-    """The taste prior's mapping of a MUMR listener's state to our moods."""
-    if valence >= t:
-        return "happy"
-    if valence <= -t:
-        return "angry" if arousal > 0 else "sad"
-    return "neutral"
 
 
 def _slopes(v: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:

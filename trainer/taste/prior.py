@@ -75,7 +75,8 @@ def _genre_codes(raw: list[str], mapper: GenreMapper) -> np.ndarray:
     return np.array([GENRES.index(g) if (g := mapper.map(t)) else -1 for t in raw])
 
 
-def _mumr_mood(valence: float, arousal: float, t: float = 0.2) -> str:
+def mumr_mood(valence: float, arousal: float, t: float = 0.2) -> str:
+    """A MUMR listener's valence/arousal before listening, as one of our moods."""
     if valence >= t:
         return "happy"
     if valence <= -t:
@@ -144,7 +145,7 @@ def read_mumr(folder: Path, mapper: GenreMapper) -> Rows:
     for rid, (uid, mid) in inter.items():
         rating, valence, arousal = label[rid][:3]
         user.append(f"mumr:{uid}")
-        mood.append(MOODS.index(_mumr_mood(valence, arousal)))
+        mood.append(MOODS.index(mumr_mood(valence, arousal)))
         raw.append(tags.get(str(int(mid)), ""))
         score.append(2.5 * (float(rating) - 1.0))
     return _finish("mumr", user, mood, _genre_codes(raw, mapper), score, raw)
