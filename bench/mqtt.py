@@ -209,23 +209,15 @@ class Remote:
     """A plain paho client that sends JSON commands with ids and times their results."""
 
     def __init__(self, port: int, device_id: str):
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
+        from device.mqtt.client import MqttSettings
         from device.mqtt.protocol import Topics
+        from tests.mqtt_broker import subscribed_client
 
         self.topics = Topics(device_id)
         self.results: queue.Queue = queue.Queue()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-remote")
-        self.client.on_message = lambda c, u, m: self.results.put(
-            (time.perf_counter(), json.loads(m.payload)))
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe(self.topics.command_result, qos=1)
-        if not subscribed.wait(10):
-            raise SystemExit("remote: not subscribed within 10 s")
+        self.client = subscribed_client(
+            MqttSettings("127.0.0.1", port), "bench-remote", self.topics.command_result,
+            lambda c, u, m: self.results.put((time.perf_counter(), json.loads(m.payload))))
 
     def send(self, cid: str, name: str, value: str) -> tuple[float, dict]:
         """Seconds from publish to the result with this id, and the result."""
@@ -319,10 +311,9 @@ class Device:
 
     def __init__(self, port: int, device_id: str, base_topic: str, payloads: list[bytes],
                  rows: int):
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
+        from device.mqtt.client import MqttSettings
         from device.mqtt.protocol import Topics, decode_ack
+        from tests.mqtt_broker import subscribed_client
 
         self.topics = Topics(device_id, base_topic)
         self.payloads = payloads
@@ -332,16 +323,9 @@ class Device:
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._decode = decode_ack
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{device_id}")
-        self.client.max_inflight_messages_set(WINDOW)
-        self.client.on_message = self._on_ack
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe(self.topics.listens_ack, qos=1)
-        if not subscribed.wait(10):
-            raise SystemExit(f"{device_id}: not subscribed within 10 s")
+        self.client = subscribed_client(
+            MqttSettings("127.0.0.1", port), f"bench-{device_id}", self.topics.listens_ack,
+            self._on_ack, max_inflight=WINDOW)
 
     def go(self) -> None:
         for _ in range(min(WINDOW, len(self.payloads))):

@@ -163,22 +163,15 @@ class Remote:
     def __init__(self, port: int):
         import queue
 
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
+        from device.mqtt.client import MqttSettings
         from device.mqtt.protocol import Topics
+        from tests.mqtt_broker import subscribed_client
 
         self.topics = Topics(DEVICE)
         self.results: queue.Queue = queue.Queue()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="soak-remote")
-        self.client.on_message = lambda c, u, m: self.results.put(json.loads(m.payload))
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe(self.topics.command_result, qos=1)
-        if not subscribed.wait(10):
-            raise SystemExit("remote: not subscribed within 10 s")
+        self.client = subscribed_client(
+            MqttSettings("127.0.0.1", port), "soak-remote", self.topics.command_result,
+            lambda c, u, m: self.results.put(json.loads(m.payload)))
 
     def run(self, stop: threading.Event, tally: Commands, seed: int = 0) -> None:
         import queue

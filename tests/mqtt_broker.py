@@ -252,3 +252,30 @@ class V311Front:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def subscribed_client(settings: MqttSettings, client_id: str, topic: str, on_message, *,
+                      max_inflight: int | None = None):
+    """A plain paho client (its network thread started) subscribed to ``topic`` at QoS 1,
+    returned once the broker has confirmed the subscription: for the tests' and benches'
+    remote controls and stand-in speakers."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls_ca:
+        client.tls_set(ca_certs=str(settings.tls_ca))
+    if max_inflight is not None:
+        client.max_inflight_messages_set(max_inflight)
+    client.on_message = on_message
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect(settings.host, settings.port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    if not subscribed.wait(10):
+        client.loop_stop()
+        raise RuntimeError(f"{client_id}: {topic} not subscribed within 10 s")
+    return client

@@ -17,15 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
 from device.app import Parts, run_speaker
 from device.config import Config, config_from_dict
 from device.demo import make_library
 from device.mood_watch import FixedMood
 from device.mqtt.client import MqttSettings
 from device.mqtt.protocol import Topics
+from tests.mqtt_broker import subscribed_client
 from tests.speaker_helpers import Quiet
 
 
@@ -95,26 +93,14 @@ class Message:
 class Remote:
     """A plain paho client: sends commands, collects everything under the device's tree."""
 
-    def __init__(self, settings: MqttSettings, topics: Topics, *, username=None,
-                 password=None, subscribe: str | None = None):
+    def __init__(self, settings: MqttSettings, topics: Topics, *,
+                 subscribe: str | None = None):
         self.topics = topics
         self.messages: queue.Queue[Message] = queue.Queue()
         self.seen: list[Message] = []
-        self.client = paho.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"remote-{uuid.uuid4().hex[:8]}")
-        if username or settings.username:
-            self.client.username_pw_set(username or settings.username,
-                                        password or settings.password)
-        if settings.tls_ca:
-            self.client.tls_set(ca_certs=str(settings.tls_ca))
-        self.client.on_message = lambda c, u, m: self.messages.put(
-            Message(m.topic, m.payload, m.retain))
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect(settings.host, settings.port)
-        self.client.loop_start()
-        self.client.subscribe(subscribe or f"{topics.root}/#", qos=1)
-        assert subscribed.wait(10)
+        self.client = subscribed_client(
+            settings, f"remote-{uuid.uuid4().hex[:8]}", subscribe or f"{topics.root}/#",
+            lambda c, u, m: self.messages.put(Message(m.topic, m.payload, m.retain)))
 
     def close(self) -> None:
         self.client.disconnect()
