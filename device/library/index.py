@@ -180,10 +180,6 @@ class LibraryIndex(SqliteFile):
             " FROM tracks WHERE genre IS NOT NULL", (model, model)).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
-    def score_errors(self) -> list[tuple[str, str]]:
-        return list(self.db.execute(
-            "SELECT path, va_error FROM tracks WHERE va_error IS NOT NULL ORDER BY path"))
-
     def tracks(self, *, playable_only: bool = True) -> list[Track]:
         where = " WHERE genre IS NOT NULL" if playable_only else ""
         rows = self.db.execute(f"SELECT {_COLS} FROM tracks{where} ORDER BY track_id")
