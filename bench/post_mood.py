@@ -8,8 +8,8 @@ classifying posts of each language in one batch (SMP usual test, GoEmotions test
 per second of wall time and per second of this process's CPU time.
 
     PYTHONPATH=. .venv/bin/python bench/post_mood.py --sim --speed [--users 300]
-    PYTHONPATH=. .venv/bin/python bench/post_mood.py --thresholds 0.3 0.35 0.4 0.5 0.575 \
-        --users 200 --seed 1
+    PYTHONPATH=. .venv/bin/python bench/post_mood.py --thresholds 0 0.4 0.525 \
+        --users 200 --seed 1 2 3
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def main() -> None:
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--posts", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, nargs="+", default=[0],
+                    help="simulation seeds (--sim: the first)")  # fmt: skip
     ap.add_argument("--thresholds", type=float, nargs="+", metavar="T",
                     help="validation: pipeline with these post-mood thresholds on users "
                     "posting SMP's eval splits")  # fmt: skip
@@ -95,13 +96,13 @@ def main() -> None:
               f"{'neutral':>7s} {'h/s/a':>7s} {'true moods':>10s}")  # fmt: skip
     if args.sim:
         for posts_from in SOURCES:
-            result[posts_from] = r = pipeline(posts_from, args.users, args.posts, args.seed)[0]
+            result[posts_from] = r = pipeline(posts_from, args.users, args.posts, args.seed[0])[0]
             print(row(posts_from, r), flush=True)
-    if args.thresholds:
-        print(f"validation: posts from SMP's eval splits, {args.users} users, seed {args.seed}")
-        runs = pipeline("smp-eval", args.users, args.posts, args.seed, args.thresholds)
+    for seed in args.seed if args.thresholds else ():
+        print(f"validation: posts from SMP's eval splits, {args.users} users, seed {seed}")
+        runs = pipeline("smp-eval", args.users, args.posts, seed, args.thresholds)
         for th, r in zip(args.thresholds, runs, strict=True):
-            result[f"smp-eval threshold {th}"] = r
+            result[f"smp-eval seed {seed} threshold {th}"] = r
             print(row(f"threshold {th}", r), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

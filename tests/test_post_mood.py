@@ -11,7 +11,7 @@ import pytest
 from device.errors import UserError
 from trainer.cli import main
 from trainer.taste.mood import PostMoodClassifier
-from trainer.taste.mood.classify import shipped_confusion, shipped_thresholds
+from trainer.taste.mood.classify import DATA_DIR, META_FILE, shipped_thresholds
 from trainer.taste.mood.corpora import (
     GOEMOTIONS_TO_MOOD,
     SMP_TO_MOOD,
@@ -185,11 +185,11 @@ def test_shipped_model_on_clear_posts(clf):
 def test_shipped_thresholds_and_confusion():
     th = shipped_thresholds()
     assert set(th) == {"zh", "en"} and all(0.3 <= v <= 0.95 for v in th.values())
-    for lang in (None, "zh", "en"):
-        conf = shipped_confusion(language=lang)
-        assert conf.shape == (4, 4)
-        np.testing.assert_allclose(conf.sum(axis=1), 1.0)
-        assert (conf.argmax(axis=1) == np.arange(4)).all()  # each mood mostly labelled itself
+    tables = json.loads((DATA_DIR / META_FILE).read_text(encoding="utf-8"))["confusion_cv"]
+    for lang, table in tables.items():
+        counts = np.asarray(table[f"{th[lang]:.3f}"])
+        assert counts.shape == (4, 5)  # true mood x (classified mood + unclear)
+        assert (counts[:, :4].argmax(axis=1) == np.arange(4)).all()  # mostly right
 
 
 # --- a small fit, the model file, thresholds and confusion ----------------------------------
@@ -249,6 +249,24 @@ def test_out_of_fold_probabilities_use_other_folds(small_fit):
     in_sample = small_fit[1].probabilities([s.text for s in samples])
     hits = lambda p: np.mean(p.argmax(axis=1) == [CLASSES.index(s.mood) for s in samples])  # noqa: E731
     assert hits(probs) < hits(in_sample) - 0.1  # held-out folds score worse than fitted posts
+
+
+def test_naive_bayes_ratio_and_twin():
+    from scipy import sparse
+
+    from trainer.taste.mood.fit import nb_log_ratio
+
+    # feature 0 only in the class's posts, 1 everywhere, 2 only outside the class
+    present = sparse.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1], [0, 1, 1]]))
+    r = nb_log_ratio(present, np.array([True, True, False, False]))
+    assert r[0] > 0.5 and abs(r[1]) < 1e-9 and r[2] < -0.5 and r[0] == pytest.approx(-r[2])
+    texts = ["开心快乐", "难过伤心", "气死我了", "今天周一"] * 5
+    moods = ["happy", "sad", "angry", "neutral"] * 5
+    twin = fit_model(texts, moods, BLOCKS["zh"], 1e-4)
+    plain = fit_model(texts, moods, BLOCKS["zh"], 1e-4, nb_twin=False)
+    assert not np.allclose(twin.coef, plain.coef)  # the twin is really averaged in
+    for m in (twin, plain):  # both still read their own training posts
+        assert list(m.probabilities(texts[:4]).argmax(axis=1)) == [0, 1, 2, 3]
 
 
 def test_threshold_is_chosen_on_the_corpora_together():

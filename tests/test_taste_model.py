@@ -3,12 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from device.manifest import ManifestError
+from device.manifest import MOODS, ManifestError
 from device.taste import load_taste
-from trainer.taste.build import BuildConfig, build_artifact, confusion_for
+from trainer.taste.build import BuildConfig, build_artifact, classify_posts
 from trainer.taste.export import TasteArtifact, export
+from trainer.taste.mood.classify import shipped_thresholds
 from trainer.taste.preferences import preferences
-from trainer.taste.records import Listen, MoodPost
+from trainer.taste.records import Listen, MoodPost, Post
 from trainer.taste.tucker import TuckerConfig, fit_tucker
 
 
@@ -45,23 +46,28 @@ def test_equation_one_window_and_max_normalise():
 
 
 def test_relabel_moves_misclassified_sessions_back():
-    # One user: sad sessions are rock, angry ones rap; 6 of 20 sad posts were labelled
-    # angry. With the classifier's confusion, equation 1 puts (almost) no rock in angry.
+    # One user: sad sessions are rock, angry ones rap; 6 of 20 sad posts were read as angry,
+    # unsure (0.5 angry, 0.3 sad). Weighed by their probabilities and the genres played
+    # around them, equation 1 puts (almost) no rock in angry.
     posts, listens = [], []
     for i in range(40):
         t = 10_000.0 * (i + 1)
         true, genre = ("sad", "rock") if i < 20 else ("angry", "rap")
-        posts.append(MoodPost("a", t, "angry" if i < 6 else true))
+        probs = (0.1, 0.3, 0.5, 0.1) if i < 6 else tuple(
+            0.7 if m == true else 0.1 for m in ("happy", "sad", "angry", "neutral"))
+        posts.append(MoodPost("a", t, "angry" if i < 6 else true, probs))
         listens += [Listen("a", f"{genre}-{k}", genre, t + 300 * k, t + 300 * k + 200, 200.0)
                     for k in range(3)]  # fmt: skip
-    confusion = np.eye(4) * 0.7 + 0.1
     hard = preferences(posts, listens)
-    soft = preferences(posts, listens, confusion=confusion)
+    soft = preferences(posts, listens, relabel_moods=True)
     angry, sad, rock = 2, 1, 5
     assert hard.values[0, angry, rock] == pytest.approx(3.0) and hard.evidence[0, angry, rock] == 18
     assert soft.values[0, angry, rock] < 0.5 and soft.evidence[0, sad, rock] > 17
     assert soft.evidence.sum() == pytest.approx(hard.evidence.sum())
-    assert BuildConfig().relabel and confusion_for(BuildConfig()).shape == (4, 4)
+    # a post without probabilities (a known mood) stays where it is
+    certain = [MoodPost(p.user, p.time, p.mood) for p in posts]
+    kept = preferences(certain, listens, relabel_moods=True)
+    np.testing.assert_allclose(kept.evidence, hard.evidence, atol=1e-9)
 
 
 def test_export_roundtrip_and_track_scores(tmp_path):
@@ -123,3 +129,18 @@ def test_people_whose_posts_and_listens_never_meet_keep_the_prior():
     anchor = np.full((4, 7), 3.0, np.float32)
     anchored = build_artifact(posts, plays, BuildConfig(tucker=cfg.tucker, anchor=anchor), {})
     assert np.abs(anchored.arrays["prior"] - 3.0).max() < np.abs(art.arrays["prior"] - 3.0).max()
+
+
+def test_every_readable_post_reaches_the_pipeline_with_its_probabilities():
+    posts = [Post("a", 1.0, "今天真开心，太好了！"), Post("a", 2.0, "so sad and lonely today"),
+             Post("a", 3.0, "嗯"), Post("a", 4.0, "😂😂")]  # fmt: skip
+    mood_posts, report = classify_posts(posts, BuildConfig().post_min_confidence())
+    assert [p.time for p in mood_posts] == [1.0, 2.0, 3.0]  # only the emoji post is unread
+    assert report["unclear_skipped"] == 1
+    for p in mood_posts:
+        assert sum(p.probabilities) == pytest.approx(1.0, abs=1e-5)
+        assert p.mood == MOODS[int(np.argmax(p.probabilities))]
+    assert mood_posts[0].mood == "happy" and mood_posts[1].mood == "sad"
+    unsure = max(mood_posts[2].probabilities)  # "嗯": counted, though the classifier is unsure
+    assert classify_posts(posts[2:3], None)[0] == [] and unsure < shipped_thresholds()["zh"]
+    assert BuildConfig(relabel=False).post_min_confidence() is None  # the classifier's own

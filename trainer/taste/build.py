@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from device.manifest import MOODS
+
 from .export import TasteArtifact
 from .importers import Imported
 from .importers.times import minute, month
 from .mood import MoodResult, PostMoodClassifier
-from .mood.classify import shipped_confusion
 from .preferences import preferences, track_ratings
 from .records import Listen, MoodPost, Post
 from .tracks import track_neighbours
@@ -28,13 +29,13 @@ log = logging.getLogger(__name__)
 SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-# The pipeline labels a post from this confidence on, lower than the classifier's own
-# threshold (zh 0.575, set for the precision of a single label): relabelling (below)
-# undoes the extra confusions, and more posts give more evidence. Chosen on validation
-# simulations only (users posting SMP2020's eval splits, 200 users, seeds 1-3, `bench/
-# post_mood.py --thresholds`): mean Spearman 0.837 at 0.3, 0.35 and 0.4, 0.831 at 0.5,
-# 0.825 at 0.575; the highest of the best.
-PIPELINE_MIN_CONFIDENCE = 0.4
+# With relabelling the pipeline takes every post in a language it reads, however unsure:
+# relabelling (preferences.relabel) weighs each post's moods by its probabilities, so an
+# unsure post adds little unless the listening around it sides with one mood. Without it,
+# a post counts from the classifier's own threshold. Both chosen on validation simulations
+# only (users posting SMP2020's eval splits, 200 users, seeds 1-3, `bench/post_mood.py
+# --thresholds`); README "Post mood" has the figures.
+PIPELINE_MIN_CONFIDENCE = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,25 +45,23 @@ class BuildConfig:
     tucker: TuckerConfig = field(default_factory=TuckerConfig)
     threshold: float = 0.3  # s in equation 6
     neighbours: int = 20
-    min_confidence: float | None = None  # None: PIPELINE_MIN_CONFIDENCE
-    relabel: bool = True  # undo the classifier's CV confusions per user (preferences.relabel)
+    min_confidence: float | None = None  # None: see post_min_confidence
+    relabel: bool = True  # weigh each post's moods by its probabilities (preferences.relabel)
     anchor: np.ndarray | None = None  # (E, G) prior to shrink toward (the shipped one)
     sample: int = 12  # posts per person shown with their mood in the report
 
-
-def confusion_for(cfg: BuildConfig) -> np.ndarray | None:
-    """The classifier's cross-validated P(label | true mood) when ``cfg.relabel``."""
-    return shipped_confusion(_threshold(cfg.min_confidence)) if cfg.relabel else None
-
-
-def _threshold(min_confidence: float | None) -> float:
-    return PIPELINE_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    def post_min_confidence(self) -> float | None:
+        """The confidence from which a post counts: ``min_confidence`` when set, else
+        PIPELINE_MIN_CONFIDENCE with relabelling and the classifier's own (None) without."""
+        if self.min_confidence is not None:
+            return self.min_confidence
+        return PIPELINE_MIN_CONFIDENCE if self.relabel else None
 
 
 def classify_each(posts: list[Post], min_confidence: float | None) -> list[MoodResult]:
-    """Each post's mood (from ``min_confidence``, None: the pipeline's); repeated texts are
-    classified once."""
-    classifier = PostMoodClassifier(min_confidence=_threshold(min_confidence))
+    """Each post's mood from ``min_confidence`` on (None: the classifier's own threshold per
+    language); repeated texts are classified once."""
+    classifier = PostMoodClassifier(min_confidence=min_confidence)
     texts = list(dict.fromkeys(post.text for post in posts))
     seen = dict(zip(texts, classifier.classify_many(texts), strict=True))  # one batch
     return [seen[post.text] for post in posts]
@@ -75,7 +74,8 @@ def mood_posts_of(posts: list[Post], results: list[MoodResult]) -> tuple[list[Mo
         if result.mood is None:
             unclear += 1
             continue
-        labelled.append(MoodPost(post.user, post.time, result.mood))
+        probs = tuple(result.probabilities[m] for m in MOODS)
+        labelled.append(MoodPost(post.user, post.time, result.mood, probs))
     return labelled, {"posts": len(posts), "unclear_skipped": unclear, "languages": languages}
 
 
@@ -93,7 +93,7 @@ def build_artifact(
     """Equation 1 -> Tucker -> completed preferences, prior and track neighbours.
     ``users`` (default: everyone with posts or listens) are the artifact's rows."""
     tensor = preferences(mood_posts, listens, cfg.window_min, cfg.normalise,
-                         confusion=confusion_for(cfg), users=users)  # fmt: skip
+                         relabel_moods=cfg.relabel, users=users)  # fmt: skip
     evidence = np.where(tensor.observed, np.maximum(tensor.slice_evidence[:, :, None], 1), 0)
     model = fit_tucker(tensor.values, tensor.observed, evidence, cfg.tucker, cfg.anchor)
     # Tucker fills the gaps and smooths thin slices; where a slice has much evidence its own
@@ -271,7 +271,7 @@ class BuildResult:
 def build(imported: Imported, cfg: BuildConfig,
           say: Callable[[str], None] = log.info) -> BuildResult:  # fmt: skip
     """Post moods, the overlap per person (said before the slow fit), then the model."""
-    results = classify_each(imported.posts, cfg.min_confidence)
+    results = classify_each(imported.posts, cfg.post_min_confidence())
     found = overlaps(imported.posts, results, imported.listens, imported.people, cfg.window_min)
     for line in overlap_lines(found, cfg.window_min):
         say(line)

@@ -119,8 +119,9 @@ def register(subparsers) -> None:
     b.add_argument(
         "--no-relabel",
         action="store_true",
-        help="take each post's classified mood as certain (default: undo the classifier's "
-        "cross-validated confusions per user from the genres played around each post)",
+        help="take each post's classified mood as certain, from the classifier's own "
+        "threshold (default: every post, its moods weighed per user by its probabilities "
+        "and the genres played around it)",
     )
     b.add_argument("--ranks", type=_ranks, default=(6, 4, 7), help="Tucker ranks du,de,dg")
     b.add_argument("--l1", type=float, default=0.1, help="core regularisation")
@@ -131,8 +132,8 @@ def register(subparsers) -> None:
         "--min-confidence",
         type=float,
         default=None,
-        help="post-mood confidence from which a post counts (default: the pipeline's, "
-        "chosen on validation simulations; README)",
+        help="post-mood confidence from which a post counts (default: every post, or the "
+        "classifier's own threshold with --no-relabel; chosen on validation simulations)",
     )
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(handler=cmd_build)

@@ -126,7 +126,7 @@ def run_report(args: argparse.Namespace) -> int:
         raise UserError(f"{args.models}: {exc}") from None
     sample: list[dict] = []
     if args.posts:
-        from .build import classify_each, sample_posts
+        from .build import BuildConfig, classify_each, sample_posts
         from .importers import read_posts
         from .importers.times import zone
         from .records import ImportReport
@@ -134,7 +134,8 @@ def run_report(args: argparse.Namespace) -> int:
         report = ImportReport()
         tz = zone(args.timezone) if args.timezone else None
         posts = read_posts(args.posts, report, args.user, tz, args.include_reposts)
-        results = classify_each(posts, args.min_confidence)
+        threshold = BuildConfig(min_confidence=args.min_confidence).post_min_confidence()
+        results = classify_each(posts, threshold)
         sample = sample_posts(posts, results, args.user, args.sample)
     rep = person_report(model, args.user, sample)
     print(to_json(rep) if args.json else text(rep))

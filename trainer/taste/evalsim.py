@@ -21,7 +21,7 @@ from device.errors import UserError
 from device.genres import GENRES, GenreMapper
 from device.manifest import MOODS
 
-from .build import BuildConfig, build_artifact, classify_posts, confusion_for
+from .build import BuildConfig, build_artifact, classify_posts
 from .evaluate import Ratings
 from .importers import read_listens, read_posts
 from .preferences import play_weights
@@ -78,7 +78,7 @@ def simulated_ratings(data: Path, cfg: BuildConfig | None = None) -> SimulatedSe
     report = ImportReport()
     posts = read_posts([data / "posts.csv"], report)
     listens = read_listens([data / "listens.csv"], report, GenreMapper())
-    mood_posts, _ = classify_posts(posts, cfg.min_confidence)
+    mood_posts, _ = classify_posts(posts, cfg.post_min_confidence())
     with np.load(data / "truth.npz") as npz:
         truth_users = [str(u) for u in npz["users"]]
         truth = npz["truth"]
@@ -96,7 +96,7 @@ def simulated_ratings(data: Path, cfg: BuildConfig | None = None) -> SimulatedSe
     from .preferences import preferences
 
     tensor = preferences(
-        mood_posts, listens, cfg.window_min, cfg.normalise, confusion=confusion_for(cfg)
+        mood_posts, listens, cfg.window_min, cfg.normalise, relabel_moods=cfg.relabel
     )
     observed = np.where(tensor.observed, tensor.values, np.nan)
     return SimulatedSet(

@@ -68,6 +68,7 @@ class _Pairs:
 
     post_user: np.ndarray  # per post: user index
     post_mood: np.ndarray  # per post: classified mood index
+    likelihood: np.ndarray  # per post x mood: its probabilities (one-hot when certain)
     post: np.ndarray  # per pair: post index
     play: np.ndarray  # per pair: listen index
     weight: np.ndarray  # per pair: p_i of equation 1
@@ -89,7 +90,10 @@ def _pairs(
     p_user = np.array([pos[p.user] for p in keep], dtype=np.int64)
     p_time = np.array([p.time for p in keep], dtype=np.float64)
     p_mood = np.array([MOODS.index(p.mood) for p in keep], dtype=np.int64)
-    p_weight = np.array([p.weight for p in keep], dtype=np.float64)
+    likelihood = np.eye(len(MOODS))[p_mood]
+    for i, p in enumerate(keep):
+        if p.probabilities is not None:
+            likelihood[i] = p.probabilities
     base = p_user * span + (p_time - origin)
     lo = np.searchsorted(key, base - window_s, side="left")
     hi = np.searchsorted(key, base + window_s, side="right")
@@ -104,39 +108,38 @@ def _pairs(
     )
     heard = np.clip(listen_arr[play], 0.0, 1.0)
     weight = 10.0 * np.clip(window_s - dt, 0.0, None) / window_s * heard
-    weight *= p_weight[post_of_pair]
-    return _Pairs(p_user, p_mood, post_of_pair, play, weight)
+    return _Pairs(p_user, p_mood, likelihood, post_of_pair, play, weight)
 
 
 def relabel(
     post_user: np.ndarray,
-    post_label: np.ndarray,
+    likelihood: np.ndarray,
     pair_post: np.ndarray,
     pair_genre: np.ndarray,
     n_users: int,
-    confusion: np.ndarray,
     alpha: float = 10.0,
     beta: float = 2.0,
     iterations: int = 30,
     tol: float = 1e-3,
 ) -> np.ndarray:
-    """(posts, moods) posterior of each post's true mood given its classified mood and the
+    """(posts, moods) posterior of each post's true mood given what its text says and the
     genres played around it: a per-user latent-class model fitted by EM.
 
-    The classifier's label is a noisy observation of the true mood, ``confusion[e, l] =
-    P(label l | true mood e)`` (cross-validated on NLPCC's even rows, ``classifier.json``).
-    Each user has a mood mix ``pi[u, e]`` (pseudo-count ``beta`` per mood) and a genre
-    distribution per mood ``theta[u, e]`` (``alpha`` pseudo-plays of the population's),
-    and all plays around one post share its mood; so a session that fits the user's sad
-    listening far better than their angry one moves a post labelled angry toward sad.
+    ``likelihood[p, e]`` is the classifier's probability of mood ``e`` for post ``p``; its
+    models are fitted class-balanced, so it carries no corpus's mood mix and serves as
+    P(text | mood) up to a constant (a one-hot row keeps a post's mood fixed). Each user
+    has a mood mix ``pi[u, e]`` (pseudo-count ``beta`` per mood) and a genre distribution
+    per mood ``theta[u, e]`` (``alpha`` pseudo-plays of the population's), and all plays
+    around one post share its mood; so a session that fits the user's sad listening far
+    better than their angry one moves an unsure "angry" post toward sad.
     """
-    n_posts, n_moods = len(post_user), confusion.shape[0]
+    n_posts, n_moods = likelihood.shape
     n_genres = len(GENRES)
     plays = np.bincount(
         pair_post * n_genres + pair_genre, minlength=n_posts * n_genres
     ).reshape(n_posts, n_genres).astype(float)  # fmt: skip
-    log_label = np.log(np.maximum(confusion[:, post_label].T, 1e-12))
-    resp = np.eye(n_moods)[post_label]
+    log_text = np.log(np.maximum(likelihood, 1e-12))
+    resp = likelihood / likelihood.sum(axis=1, keepdims=True)
     owner = sparse.csr_matrix(
         (np.ones(n_posts), (post_user, np.arange(n_posts))), shape=(n_users, n_posts)
     )
@@ -149,7 +152,7 @@ def relabel(
         theta /= theta.sum(axis=2, keepdims=True)
         mix = owner @ resp
         mix = (mix + beta) / (mix.sum(axis=1, keepdims=True) + n_moods * beta)
-        logit = log_label + np.log(mix[post_user])
+        logit = log_text + np.log(mix[post_user])
         logit += np.einsum("keg,kg->ke", np.log(theta[post_user]), plays)
         logit -= logit.max(axis=1, keepdims=True)
         new = np.exp(logit)
@@ -167,16 +170,15 @@ def preferences(
     window_min: float = 30.0,
     normalise: str = "max",
     tau: float = 10.0,
-    confusion: np.ndarray | None = None,
+    relabel_moods: bool = False,
     users: tuple[str, ...] | None = None,
 ) -> PreferenceTensor:
     """Equation 1 summed per (user, mood, genre), put on 0-10 (see module docstring).
 
-    With ``confusion`` (P(classified mood | true mood), moods x moods) each post's plays
-    are shared among the moods by its posterior from ``relabel`` instead of all going to
-    its classified mood; sums and evidence become expected values. ``users`` (default:
-    everyone with posts or listens) fixes the first axis; a person whose posts meet no
-    listen has an all-unobserved slice (zero evidence)."""
+    With ``relabel_moods`` each post's plays are shared among the moods by its posterior
+    from ``relabel`` instead of all going to its classified mood; sums and evidence become
+    expected values. ``users`` (default: everyone with posts or listens) fixes the first
+    axis; a person whose posts meet no listen has an all-unobserved slice (zero evidence)."""
     if normalise not in ("max", "saturate"):
         raise ValueError(f"normalise must be 'max' or 'saturate', not {normalise!r}")
     genre_of = np.array([GENRES.index(x.genre) if x.genre else -1 for x in listens], dtype=int)
@@ -191,13 +193,12 @@ def preferences(
         user, mood = pairs.post_user[post], pairs.post_mood[post]
         genre = genre_of[play]
         ok = (genre >= 0) & (weight > 0)
-        if confusion is None:
+        if not relabel_moods:
             flat = np.ravel_multi_index((user[ok], mood[ok], genre[ok]), shape)
             sums = np.bincount(flat, weights=weight[ok], minlength=sums.size).reshape(shape)
             counts = np.bincount(flat, minlength=sums.size).reshape(shape).astype(float)
         else:
-            resp = relabel(pairs.post_user, pairs.post_mood, post[ok], genre[ok], len(users),
-                           confusion)  # fmt: skip
+            resp = relabel(pairs.post_user, pairs.likelihood, post[ok], genre[ok], len(users))
             for e in range(len(MOODS)):  # each pair's play shared by its post's posterior
                 flat = np.ravel_multi_index((user[ok], np.full(ok.sum(), e), genre[ok]), shape)
                 share = resp[post[ok], e]

@@ -18,7 +18,9 @@ class MoodPost:
     user: str
     time: float
     mood: str
-    weight: float = 1.0  # confidence in the mood; scales the post's plays in equation 1
+    # The classifier's P(mood | text) in MOODS order: relabelling's likelihood of each true
+    # mood. None: the mood is certain (true moods in a simulation's oracle).
+    probabilities: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 The models (``data/post_mood.npz``, ``features.py``) and ``data/classifier.json`` (the
 confidence threshold per language and the cross-validated confusion counts) are written by
-``fit.py``. A post whose most probable mood is below its language's threshold is *unclear*
-(``mood`` None) and skipped by the pipeline; so is a post in neither Chinese nor English.
+``fit.py``. A post whose most probable mood is below its language's threshold (or the
+caller's ``min_confidence``) is *unclear* (``mood`` None), and so is a post in neither
+Chinese nor English; ``taste build`` asks for every readable post (``build.py``).
 """
 
 from __future__ import annotations
@@ -52,29 +53,6 @@ def shipped_thresholds(data_dir: Path = DATA_DIR) -> dict[str, float]:
     except (TypeError, ValueError):
         raise UserError(f"{Path(data_dir) / META_FILE}: min_confidence must be a number "
                         "or one per language") from None  # fmt: skip
-
-
-def shipped_confusion(
-    min_confidence: float | None = None, data_dir: Path = DATA_DIR, language: str | None = None
-) -> np.ndarray | None:
-    """P(classified mood | true mood) (moods x moods, unclear posts left out) from the
-    out-of-fold predictions on the training corpora, at each language's shipped threshold
-    (or the tabled one nearest ``min_confidence``). ``language`` None: the languages'
-    matrices averaged; None if ``classifier.json`` has no table."""
-    meta = _meta(data_dir)
-    tables = meta.get("confusion_cv") or {}
-    thresholds = shipped_thresholds(data_dir)
-    langs = [language] if language else [k for k in tables if tables[k]]
-    mats = []
-    for lang in langs:
-        table = tables.get(lang) or {}
-        if not table:
-            continue
-        th = thresholds.get(lang, 0.5) if min_confidence is None else min_confidence
-        key = min(table, key=lambda k: abs(float(k) - th))
-        counts = np.asarray(table[key], dtype=float)[:, : len(CLASSES)]
-        mats.append(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0))
-    return np.mean(mats, axis=0) if mats else None
 
 
 class PostMoodClassifier:
