@@ -54,7 +54,7 @@ def test_relabel_moves_misclassified_sessions_back():
         t = 10_000.0 * (i + 1)
         true, genre = ("sad", "rock") if i < 20 else ("angry", "rap")
         probs = (0.1, 0.3, 0.5, 0.1) if i < 6 else tuple(
-            0.7 if m == true else 0.1 for m in ("happy", "sad", "angry", "neutral"))
+            0.7 if m == true else 0.1 for m in MOODS)
         posts.append(MoodPost("a", t, "angry" if i < 6 else true, probs))
         listens += [Listen("a", f"{genre}-{k}", genre, t + 300 * k, t + 300 * k + 200, 200.0)
                     for k in range(3)]  # fmt: skip
