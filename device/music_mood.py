@@ -18,6 +18,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -61,6 +62,12 @@ class TreeEnsemble:
             node[inner] = np.where(go_left, self.left[at], self.right[at])
         return self.value[node].mean(axis=1)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays as the model file names them (``TREE_ARRAYS`` less the weight)."""
+        return {"tree_root": self.root, "tree_feature": self.feature,
+                "tree_threshold": self.threshold, "tree_left": self.left,
+                "tree_right": self.right, "tree_value": self.value}  # fmt: skip
+
     def check(self, n_features: int, where: Path) -> None:
         """Refuse arrays that would index outside themselves or loop."""
         nodes = len(self.feature)
@@ -90,19 +97,8 @@ class MusicMoodModel:
     trees: TreeEnsemble | None = None
     tree_weight: float = 0.0  # the forest's share of the average
 
-    def quadrant_probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(4,) chances of Q1..Q4 for one track's features."""
-        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        logits = self.coef @ z + self.intercept
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        if self.trees is not None:
-            p = (1.0 - self.tree_weight) * p + self.tree_weight * self.trees.probabilities(
-                features)[0]
-        return p
-
     def score_features(self, features: np.ndarray) -> MoodScore:
-        p = self.quadrant_probabilities(features)
+        p = quadrant_probabilities(self, np.asarray(features, dtype=np.float64))[0]
         v, a = 2.0 * (p[0] + p[3]) - 1.0, 2.0 * (p[0] + p[1]) - 1.0
         return MoodScore(round(float(v), 4), round(float(a), 4))
 
@@ -115,6 +111,28 @@ def load_music_mood(models_dir: str | Path) -> MusicMoodModel | None:
     """The shipped model, verified; None when the manifest has no ``music_mood`` entry."""
     spec = load_manifest(models_dir).music_mood
     return None if spec is None else load_spec(spec)
+
+
+class _Weights(Protocol):
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    trees: TreeEnsemble | None
+    tree_weight: float
+
+
+def quadrant_probabilities(model: _Weights, x: np.ndarray) -> np.ndarray:
+    """(rows, 4) chances of Q1..Q4 for the (rows, features) ``x``: the regression's softmax,
+    averaged with the forest's by ``tree_weight``. The device's model and the trainer's
+    fitted one both answer through this, so what is cross-validated is what ships."""
+    z = (np.atleast_2d(x) - model.mean) / model.scale
+    logits = z @ model.coef.T + model.intercept
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    if model.trees is None:
+        return p
+    return (1.0 - model.tree_weight) * p + model.tree_weight * model.trees.probabilities(x)
 
 
 def load_spec(spec: MusicMoodSpec) -> MusicMoodModel:

@@ -304,7 +304,6 @@ class Picker:
         return _Weighed(pool, mood, taste, fits, total, shares, target)
 
 
-
 @dataclass(frozen=True)
 class _Weighed:
     """One draw's candidates with their parts; calling it with an index makes that

@@ -26,10 +26,7 @@ def export(model: FittedModel, out: str | Path, params: ExtractorParams,
     path = out / FILE_NAME
     tmp = out / (FILE_NAME + ".tmp.npz")
     trees = {} if model.trees is None else {
-        "tree_root": model.trees.root, "tree_feature": model.trees.feature,
-        "tree_threshold": model.trees.threshold, "tree_left": model.trees.left,
-        "tree_right": model.trees.right, "tree_value": model.trees.value,
-        "tree_weight": np.float64(model.tree_weight)}
+        **model.trees.arrays(), "tree_weight": np.float64(model.tree_weight)}
     np.savez_compressed(
         tmp,
         mean=model.mean.astype(np.float32), scale=model.scale.astype(np.float32),

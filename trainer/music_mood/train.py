@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.music_mood import TreeEnsemble
+from device.music_mood import TreeEnsemble, quadrant_probabilities
 
 from .dataset import Dataset
 
@@ -54,13 +54,7 @@ class FittedModel:
     tree_weight: float = 0.0
 
     def quadrant_probabilities(self, x: np.ndarray) -> np.ndarray:
-        z = (np.atleast_2d(x) - self.mean) / self.scale
-        logits = z @ self.coef.T + self.intercept
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
-        if self.trees is None:
-            return p
-        return (1.0 - self.tree_weight) * p + self.tree_weight * self.trees.probabilities(x)
+        return quadrant_probabilities(self, x)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(n, 2): P(positive valence), P(high arousal)."""

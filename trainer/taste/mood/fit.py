@@ -108,12 +108,13 @@ def fit_model(
     if list(plain.classes_) != list(range(len(CLASSES))):
         raise ValueError(f"training posts cover only moods {[CLASSES[c] for c in plain.classes_]}")
     coef, intercept = plain.coef_.copy(), plain.intercept_.copy()
-    present = (x > 0).astype(np.float32).tocsr() if nb_twin else None
-    for c in range(len(CLASSES) if nb_twin else 0):
-        ratio = nb_log_ratio(present, y == c)
-        nb = _sgd(alpha, seed).fit(x.multiply(ratio).tocsr(), (y == c).astype(int))
-        coef[c] = (coef[c] + nb.coef_[0] * ratio) / 2
-        intercept[c] = (intercept[c] + nb.intercept_[0]) / 2
+    if nb_twin:
+        present = (x > 0).astype(np.float32).tocsr()
+        for c in range(len(CLASSES)):
+            ratio = nb_log_ratio(present, y == c)
+            nb = _sgd(alpha, seed).fit(x.multiply(ratio).tocsr(), (y == c).astype(int))
+            coef[c] = (coef[c] + nb.coef_[0] * ratio) / 2
+            intercept[c] = (intercept[c] + nb.intercept_[0]) / 2
     return LanguageModel(blocks, vectorisers, coef.astype(np.float32),
                          intercept.astype(np.float32))  # fmt: skip
 
