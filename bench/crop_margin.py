@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from device.perception.estimator import MoodEstimator  # noqa: E402
-from device.perception.preprocess import crop_face, to_input  # noqa: E402
+from device.shared.fer_input import crop_face, to_input  # noqa: E402
 from trainer.fer.dataset import load_fer_csv  # noqa: E402
 from trainer.fer.frames import face_in_frame  # noqa: E402
 from trainer.fer.metrics import compute_metrics  # noqa: E402

@@ -30,8 +30,8 @@ CLIPS = REPO.parent / "shared" / "data" / "emotify_sample"
 
 
 def bench_run(seconds: float, source: str) -> None:
-    from device.demo import FRAMES_DIR
-    from device.paths import default_models_dir
+    from device.shared.paths import default_models_dir
+    from device.system.demo import FRAMES_DIR
 
     models = default_models_dir()
     if source == "replay" and not (models / "fer_int8.tflite").exists():
@@ -66,7 +66,7 @@ def bench_run(seconds: float, source: str) -> None:
 
 
 def bench_scan(n: int) -> None:
-    from device.library import LibraryIndex, scan_library
+    from device.music.library import LibraryIndex, scan_library
 
     clips = sorted(CLIPS.glob("*/*.mp3"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,11 +85,11 @@ def bench_scan(n: int) -> None:
 
 
 def bench_pick(n: int, picks: int) -> None:
-    from device.genres import GENRES
-    from device.library import Track
-    from device.paths import default_models_dir
-    from device.picker import Picker
-    from device.picker_setup import load_taste_or_flat
+    from device.music.library import Track
+    from device.music.picker import Picker
+    from device.music.picker_setup import load_taste_or_flat
+    from device.shared.genres import GENRES
+    from device.shared.paths import default_models_dir
 
     taste = load_taste_or_flat(default_models_dir())
     rng = random.Random(0)

@@ -21,7 +21,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from device.manifest import mood_matrix  # noqa: E402
+from device.shared.manifest import mood_matrix  # noqa: E402
 from trainer.fer.dataset import FER_LABELS, load_fer_csv  # noqa: E402
 from trainer.fer.export import DEFAULT_MOODS, with_flip_average  # noqa: E402
 from trainer.fer.metrics import compute_metrics  # noqa: E402

@@ -6,7 +6,7 @@
 
 The broker is configured as the README's (``set_tcp_nodelay true``), on loopback.
 
-1. Sync and command latency, on one real speaker (``device.app.run_speaker``: real libvlc
+1. Sync and command latency, on one real speaker (``device.system.app.run_speaker``: real libvlc
    on the dummy output playing the synthesised demo library, the replay camera on the
    bundled demo frames at 2 fps through the real detector and int8 model, the real MQTT
    bridge), started with a journal pre-filled with ``--backlog`` closed, unsynced listens,
@@ -58,7 +58,7 @@ WINDOW = 4  # batches in flight per device, as the speaker's default sync_in_fli
 
 def worker_main(args: argparse.Namespace) -> None:
     """``--worker``: a real Ingest until stdin closes; says ``subscribed`` when it is."""
-    from device.mqtt.client import MqttSettings
+    from device.shared.mqtt_client import MqttSettings
     from trainer.sync.ingest import Ingest
 
     ingest = Ingest(MqttSettings("127.0.0.1", args.port), Path(args.db),
@@ -108,10 +108,10 @@ class Workers:
 
 
 def speaker_config(tmp: Path, port: int):
-    """``device.demo.demo_config`` (replayed faces through the real models, the demo
+    """``device.system.demo.demo_config`` (replayed faces through the real models, the demo
     library, dummy audio) plus ``[mqtt]`` on the bench's broker."""
-    from device.config import config_from_dict
-    from device.demo import FRAMES_DIR, make_library
+    from device.system.config import config_from_dict
+    from device.system.demo import FRAMES_DIR, make_library
 
     make_library(tmp / "library", per_genre=2, seconds=20.0)
     return config_from_dict({
@@ -132,7 +132,7 @@ def speaker_config(tmp: Path, port: int):
 def fill_journal(path: Path, n: int) -> set[str]:
     """``n`` closed, unsynced listens written the way the loop writes them. Durability
     does not matter for this setup step, so this connection skips the fsyncs."""
-    from device.journal import Journal
+    from device.storage.journal import Journal
 
     ids = set()
     with Journal(path) as j:
@@ -150,7 +150,7 @@ def fill_journal(path: Path, n: int) -> set[str]:
 def running(cfg) -> Iterator:
     """The whole speaker on a thread (its camera built from the config), stopped cleanly
     when the block ends; yields ``(parts, ready_at)``."""
-    from device.app import run_speaker
+    from device.system.app import run_speaker
     from tests.speaker_helpers import Quiet
 
     stop = threading.Event()
@@ -182,7 +182,7 @@ def running(cfg) -> Iterator:
 def wait_drained(journal_path: Path, store_path: Path, n: int, timeout: float) -> float:
     """Poll (every 20 ms) until nothing is unsynced and the store holds ``n`` rows; the
     moment it was seen."""
-    from device.journal import Journal
+    from device.storage.journal import Journal
     from trainer.sync.store import ListenStore
 
     deadline = time.perf_counter() + timeout
@@ -209,8 +209,8 @@ class Remote:
     """A plain paho client that sends JSON commands with ids and times their results."""
 
     def __init__(self, port: int, device_id: str):
-        from device.mqtt.client import MqttSettings
-        from device.mqtt.protocol import Topics
+        from device.shared.mqtt_client import MqttSettings
+        from device.shared.mqtt_protocol import Topics
         from tests.mqtt_broker import subscribed_client
 
         self.topics = Topics(device_id)
@@ -311,8 +311,8 @@ class Device:
 
     def __init__(self, port: int, device_id: str, base_topic: str, payloads: list[bytes],
                  rows: int):
-        from device.mqtt.client import MqttSettings
-        from device.mqtt.protocol import Topics, decode_ack
+        from device.shared.mqtt_client import MqttSettings
+        from device.shared.mqtt_protocol import Topics, decode_ack
         from tests.mqtt_broker import subscribed_client
 
         self.topics = Topics(device_id, base_topic)
@@ -354,7 +354,7 @@ class Device:
 
 def encode_batches(devices: int, rows: int) -> list[list[bytes]]:
     """Each device's batches of BATCH rows, encoded before any clock starts."""
-    from device.mqtt.protocol import encode_listens, new_id
+    from device.shared.mqtt_protocol import encode_listens, new_id
 
     per_device = rows // devices
     payloads = []

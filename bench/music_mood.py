@@ -52,10 +52,10 @@ def one_core() -> str:
 
 
 def speed(args) -> None:
-    from device.audio_features import extract
-    from device.library import LibraryIndex, scan_library
-    from device.library.scoring import score_library
-    from device.music_mood import load_music_mood
+    from device.music.library import LibraryIndex, scan_library
+    from device.music.library.scoring import score_library
+    from device.shared.audio_features import extract
+    from device.shared.music_mood import load_music_mood
 
     print(one_core(), f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     model = load_music_mood(args.models)
@@ -118,8 +118,8 @@ def speed(args) -> None:
 def read_4q_library(oof_path: Path):
     import numpy as np
 
-    from device.genres import GenreMapper
-    from device.library import Track
+    from device.music.library import Track
+    from device.shared.genres import GenreMapper
 
     z = np.load(oof_path)
     va = {str(s): (float(v), float(a)) for s, v, a in zip(z["songs"], z["valence"], z["arousal"],
@@ -140,8 +140,8 @@ def read_4q_library(oof_path: Path):
 
 
 def picks(args) -> None:
-    from device.picker import Picker, PickWeights, spread_draws
-    from device.picker_setup import load_taste_or_flat
+    from device.music.picker import Picker, PickWeights, spread_draws
+    from device.music.picker_setup import load_taste_or_flat
 
     tracks, quadrant = read_4q_library(args.oof)
     taste = load_taste_or_flat(args.models)
@@ -155,7 +155,7 @@ def picks(args) -> None:
     head = f"{'picker':22s} {'mood':7s} {'Q1':>5s} {'Q2':>5s} {'Q3':>5s} {'Q4':>5s} " \
            f"{'high arousal':>12s} {'picks':>5s} {'indep.':>6s} {'session':>7s}"
     print(head)
-    from device.music_fit import DAY_ONE, MoodFit, Target
+    from device.music.music_fit import DAY_ONE, MoodFit, Target
 
     # The liking data alone would give happy listeners positive valence and no extra energy.
     liking_only = {**DAY_ONE, "happy": Target(0.6, 0.0, 1.0)}
@@ -196,8 +196,8 @@ def e2e(args) -> None:
     from mutagen.easyid3 import EasyID3
 
     from device.cli import main as cli
-    from device.commands.pick import pick_rows
-    from device.config import load_config
+    from device.cli.pick import pick_rows
+    from device.system.config import load_config
 
     quadrant = {}
     with tempfile.TemporaryDirectory() as tmp, open(DATA / "mer_4q" / "metadata.csv",
@@ -231,8 +231,8 @@ def e2e(args) -> None:
 
 
 def latency(args) -> None:
-    from device.library import Track
-    from device.picker import Picker
+    from device.music.library import Track
+    from device.music.picker import Picker
     from tests.speaker_helpers import MoodTaste
 
     rng = random.Random(4)

@@ -39,7 +39,7 @@ def fer_package_model() -> Path | None:
 
 
 def model_specs(models: Path, fer_model: str | None):
-    from device.manifest import FerSpec, load_manifest
+    from device.shared.manifest import FerSpec, load_manifest
 
     ours = load_manifest(models).fer
     specs = {"moodspeaker int8": ours}
@@ -66,10 +66,10 @@ def worker(runtime: str, data_path: Path, n_frames: int, models: Path, fer_model
     import cv2
     import numpy as np
 
-    from device.perception.classifier import FerClassifier
     from device.perception.detector import HaarFaceDetector
     from device.perception.estimator import DEFAULT_MARGIN
-    from device.perception.preprocess import crop_face, to_gray, to_input
+    from device.shared.fer_classifier import FerClassifier
+    from device.shared.fer_input import crop_face, to_gray, to_input
     from trainer.fer.dataset import load_fer_csv
     from trainer.fer.metrics import compute_metrics
 

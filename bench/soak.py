@@ -7,7 +7,7 @@ What runs (only the camera is not real: there is none on this machine):
 - ``moodspeaker run`` in its own process, so its RSS, CPU, descriptors and threads are its
   own (read from ``/proc/<pid>``): the replay camera on the bundled demo frames at 2 fps
   through the real detector and int8 TFLite model, real libvlc on the dummy audio output,
-  a library of synthesised 10 s and 20 s tracks (``device.demo.make_library``), the real
+  a library of synthesised 10 s and 20 s tracks (``device.system.demo.make_library``), the real
   journal and the real MQTT bridge;
 - a real Mosquitto on a free loopback port (``tests/mqtt_broker.py``);
 - a real ``trainer.sync.ingest.Ingest`` storing the listens the speaker syncs;
@@ -80,8 +80,8 @@ class Commands:
 
 
 def write_config(tmp: Path, port: int) -> Path:
-    """``device.demo.demo_config`` as a TOML file, plus ``[mqtt]`` on the soak's broker."""
-    from device.demo import FRAMES_DIR, make_library
+    """``device.system.demo.demo_config`` as a TOML file, plus ``[mqtt]`` on the soak's broker."""
+    from device.system.demo import FRAMES_DIR, make_library
 
     make_library(tmp / "library" / "short", per_genre=2, seconds=10.0)
     make_library(tmp / "library" / "long", per_genre=2, seconds=20.0)
@@ -163,8 +163,8 @@ class Remote:
     def __init__(self, port: int):
         import queue
 
-        from device.mqtt.client import MqttSettings
-        from device.mqtt.protocol import Topics
+        from device.shared.mqtt_client import MqttSettings
+        from device.shared.mqtt_protocol import Topics
         from tests.mqtt_broker import subscribed_client
 
         self.topics = Topics(DEVICE)
@@ -308,8 +308,8 @@ def table(fig: dict) -> str:
 
 
 def soak(minutes: float, tmp: Path, max_drift: float) -> tuple[list[Sample], dict]:
-    from device.journal import Journal
-    from device.mqtt.client import MqttSettings
+    from device.shared.mqtt_client import MqttSettings
+    from device.storage.journal import Journal
     from tests.mqtt_broker import Broker
     from trainer.sync.ingest import Ingest
     from trainer.sync.store import ListenStore

@@ -29,8 +29,8 @@ if sys.path[0] == str(Path(__file__).resolve().parent):  # bench/device.py shado
 
 def synth(n_users: int, posts_per_user: int, seed: int = 0):
     """Posts and listens for ``n_users`` planted users, vectorised."""
-    from device.genres import GENRES
-    from device.manifest import MOODS
+    from device.shared.genres import GENRES
+    from device.shared.manifest import MOODS
     from trainer.taste.mood.corpora import read_nlpcc
     from trainer.taste.records import Listen, Post
     from trainer.taste.simulate import planted_tastes, session_gaps

@@ -1,6 +1,6 @@
 """A whole speaker on a real broker, and a remote control for it (tests only).
 
-The speaker is the real one (``device.app.run_speaker``: real libvlc with the dummy audio
+The speaker is the real one (``device.system.app.run_speaker``: real libvlc with the dummy audio
 output, real journal, real library of synthesised tones, real MQTT bridge); only the camera
 is absent (``FixedMood`` stands in for it: there is no camera on this machine).
 """
@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.app import Parts, run_speaker
-from device.config import Config, config_from_dict
-from device.demo import make_library
-from device.mood_watch import FixedMood
-from device.mqtt.client import MqttSettings
-from device.mqtt.protocol import Topics
+from device.perception.mood_watch import FixedMood
+from device.shared.mqtt_client import MqttSettings
+from device.shared.mqtt_protocol import Topics
+from device.system.app import Parts, run_speaker
+from device.system.config import Config, config_from_dict
+from device.system.demo import make_library
 from tests.mqtt_broker import subscribed_client
 from tests.speaker_helpers import Quiet
 

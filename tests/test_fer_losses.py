@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from device.manifest import mood_matrix  # noqa: E402
+from device.shared.manifest import mood_matrix  # noqa: E402
 from trainer.fer.dataset import FER_LABELS  # noqa: E402
 from trainer.fer.export import DEFAULT_MOODS  # noqa: E402
 from trainer.fer.losses import MoodAccuracy, MoodAwareLoss  # noqa: E402

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import synthetic_faces, write_fer_csv
 
-from device.manifest import ManifestError, load_manifest
-from device.perception.classifier import FerClassifier
 from device.perception.estimator import MoodEstimator
+from device.shared.fer_classifier import FerClassifier
+from device.shared.manifest import ManifestError, load_manifest
 from trainer.cli import main as train_main
 
 pytestmark = pytest.mark.slow

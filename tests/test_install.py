@@ -18,7 +18,7 @@ import pytest
 from conftest import MODELS, REPO
 
 from device.cli import main
-from device.install.check import check_sound, sound_cards
+from device.system.install.check import check_sound, sound_cards
 
 VENV = Path(sys.prefix)  # the venv running these tests: it has moodspeaker installed
 needs_systemctl = pytest.mark.skipif(shutil.which("systemctl") is None,
@@ -190,7 +190,7 @@ def _check_config(tmp_path, models: Path, extra: str = "") -> Path:
 
     music = copy_clips(tmp_path / "music", per_genre=1)
     config = tmp_path / "config.toml"
-    config.write_text(f'[camera]\nsource = "replay:{REPO / "device/demo_frames"}"\n'
+    config.write_text(f'[camera]\nsource = "replay:{REPO / "device/system/demo_frames"}"\n'
                       f'[library]\npath = "{music}"\n[audio]\noutput = "dummy"\n'
                       f'[models]\ndir = "{models}"\n{extra}')
     return config

@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from device.mqtt.client import connect, make_client
 from device.mqtt.discovery import discovery_topic
-from device.mqtt.protocol import Topics, listens_subscription
+from device.shared.mqtt_client import connect, make_client
+from device.shared.mqtt_protocol import Topics, listens_subscription
 from tests.mqtt_broker import README_ACL
 
 USERS = {"devA": "pa", "devB": "pb", "trainer": "pt", "homeassistant": "ph"}

@@ -1,4 +1,4 @@
-"""device.mqtt.client against a real Mosquitto: plain, password, TLS (server and mutual),
+"""device.shared.mqtt_client against a real Mosquitto: plain, password, TLS (server and mutual),
 and the MQTT 5 -> 3.1.1 fallback through a front that refuses MQTT 5 like a 3.1.1 broker."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from device.mqtt.client import (
+from device.shared.mqtt_client import (
     ConnectError,
     MqttSettings,
     MQTTv5,

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from device.moods import MOODS
 from device.mqtt.discovery import discovery_payload, discovery_topic
-from device.mqtt.protocol import COMMANDS, Topics
+from device.shared.moods import MOODS
+from device.shared.mqtt_protocol import COMMANDS, Topics
 
 jinja2 = pytest.importorskip("jinja2")
 

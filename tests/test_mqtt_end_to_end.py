@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("vlc")
 
-from device.journal import Journal
-from device.manifest import file_sha256, write_entry
-from device.mqtt.protocol import Topics
+from device.shared.manifest import file_sha256, write_entry
+from device.shared.mqtt_protocol import Topics
+from device.storage.journal import Journal
 from tests.conftest import MODELS
 from tests.mqtt_speaker import Remote, running, speaker_config
 from tests.speaker_helpers import until

@@ -1,4 +1,4 @@
-"""device.mqtt.protocol: topics and payload codecs, including fuzzed malformed payloads."""
+"""device.shared.mqtt_protocol: topics and payload codecs, including fuzzed malformed payloads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.mqtt import protocol as p
+from device.shared import mqtt_protocol as p
 
 
 def listen(**over) -> dict:

@@ -14,8 +14,8 @@ import threading
 
 import pytest
 
-from device.mqtt.client import connect, make_client
-from device.mqtt.protocol import (
+from device.shared.mqtt_client import connect, make_client
+from device.shared.mqtt_protocol import (
     Result,
     Topics,
     decode_begin,

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("vlc")
 
-from device.mqtt.protocol import Topics
+from device.shared.mqtt_protocol import Topics
 from tests.mqtt_speaker import Remote, running, speaker_config
 
 

@@ -11,8 +11,8 @@ pytest.importorskip("vlc")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.control import COMMAND_NAMES
-from device.mqtt.protocol import Topics
+from device.loop.commands import COMMAND_NAMES
+from device.shared.mqtt_protocol import Topics
 from tests.mqtt_speaker import Remote, running, speaker_config
 
 # Topic levels a broker accepts (it disconnects a client that sends control characters).

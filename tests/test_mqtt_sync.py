@@ -17,8 +17,8 @@ import uuid
 
 import pytest
 
-from device.mqtt.client import connect, make_client
-from device.mqtt.protocol import Topics, decode_ack, encode_listens, new_id
+from device.shared.mqtt_client import connect, make_client
+from device.shared.mqtt_protocol import Topics, decode_ack, encode_listens, new_id
 from trainer.sync.ingest import Ingest
 from trainer.sync.store import ListenStore
 
@@ -252,7 +252,7 @@ def test_ingest_command_bad_arguments(tmp_path):
 
 
 def test_taste_importer_reads_the_store(tmp_path):
-    from device.genres import GenreMapper
+    from device.shared.genres import GenreMapper
     from trainer.taste.importers import ImportReport, read_listens
 
     with ListenStore(tmp_path / "store.db") as store:
@@ -266,7 +266,7 @@ def test_taste_importer_reads_the_store(tmp_path):
 def test_ingest_on_a_311_broker_keeps_its_session(mqtt_broker, tmp_path, speaker_factory):
     """Through a front that refuses MQTT 5, the ingest falls back to 3.1.1 and still asks
     for a persistent session, so batches sent while it is down reach it afterwards."""
-    from device.mqtt.client import MqttSettings, MQTTv311
+    from device.shared.mqtt_client import MqttSettings, MQTTv311
     from tests.mqtt_broker import V311Front
 
     front = V311Front(mqtt_broker.port)

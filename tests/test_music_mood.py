@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.audio_features import (
+from device.shared.audio_features import (
     EXTRACTOR_VERSION,
     AudioDecodeError,
     extract,
     feature_names,
 )
-from device.manifest import ManifestError, load_manifest
-from device.music_mood import load_music_mood
+from device.shared.manifest import ManifestError, load_manifest
+from device.shared.music_mood import load_music_mood
 from tests.speaker_helpers import REPO
 
 DATA = REPO.parent / "shared" / "data"
@@ -56,11 +56,11 @@ def test_librosa_compiles_only_under_the_jit_cache_lock(tmp_path):
     the cache and waits; once it is free, the extraction fills that very cache."""
     import fcntl
 
-    from device.jit_cache import LOCK_NAME
+    from device.shared.jit_cache import LOCK_NAME
 
     cache = tmp_path / "numba-cache"
     cache.mkdir()
-    code = ("import numpy as np; from device.audio_features import features_of_signal; "
+    code = ("import numpy as np; from device.shared.audio_features import features_of_signal; "
             "features_of_signal(np.random.default_rng(1).normal(size=66150)"
             ".astype(np.float32))")
     with open(cache / LOCK_NAME, "w") as held:
@@ -104,7 +104,7 @@ def _toy_dataset(n=80, seed=0):
 
 
 def test_train_export_and_the_device_agree(tmp_path):
-    from device.audio_features import DEFAULT_PARAMS
+    from device.shared.audio_features import DEFAULT_PARAMS
     from trainer.music_mood.export import export
     from trainer.music_mood.train import TrainConfig, cross_validate, fit
 
@@ -166,7 +166,7 @@ def test_the_shipped_entry_loads_and_scores_a_real_clip(tmp_path):
     ("tree", "broken tree"),
 ])
 def test_a_corrupt_entry_or_model_is_refused(tmp_path, damage, message):
-    from device.manifest import file_sha256
+    from device.shared.manifest import file_sha256
 
     models = _shipped(tmp_path)
     manifest = models / "manifest.json"
@@ -227,7 +227,7 @@ def test_full_quality_and_a_40_kbps_reencode_score_alike(tmp_path):
 def test_the_evidence_behind_the_day_one_targets():
     """README, "the day-one mapping": sad listeners prefer low arousal (MUMR), happy ones
     positive valence (both sets); the picker's targets follow that."""
-    from device.music_fit import DAY_ONE
+    from device.music.music_fit import DAY_ONE
     from trainer.music_mood.evidence import emotify, mumr
 
     m = mumr(_need(DATA / "mumr_field_study"))

@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from device.library import LibraryIndex, scan_library
-from device.library.scoring import BackgroundScorer, score_library
-from device.music_mood import load_music_mood
+from device.music.library import LibraryIndex, scan_library
+from device.music.library.scoring import BackgroundScorer, score_library
+from device.shared.music_mood import load_music_mood
 from tests.speaker_helpers import REPO
 
 Q4 = REPO.parent / "shared" / "data" / "mer_4q"
@@ -65,7 +65,7 @@ def test_scores_are_cached_until_the_file_changes(tmp_path, model):
 
 
 def test_scores_from_a_superseded_file_are_not_stored(tmp_path, model):
-    from device.library.index import Scored
+    from device.music.library.index import Scored
 
     lib = _library(tmp_path / "music", n=1)
     with LibraryIndex(tmp_path / "library.sqlite3") as index:
@@ -77,7 +77,7 @@ def test_scores_from_a_superseded_file_are_not_stored(tmp_path, model):
 
 
 def test_the_background_scorer_feeds_the_picker(tmp_path, model):
-    from device.picker import Picker
+    from device.music.picker import Picker
     from tests.speaker_helpers import MoodTaste
 
     lib = _library(tmp_path / "music", n=1)

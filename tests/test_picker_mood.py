@@ -9,11 +9,11 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from device.learning import LearningRule
-from device.library import Track
-from device.library.index import Scored
-from device.music_fit import DAY_ONE, MoodFit, PastListen, fit, mood_fit_from_listens
-from device.picker import Picker, PickWeights, capped_shares, spread_draws
+from device.music.learning import LearningRule
+from device.music.library import Track
+from device.music.library.index import Scored
+from device.music.music_fit import DAY_ONE, MoodFit, PastListen, fit, mood_fit_from_listens
+from device.music.picker import Picker, PickWeights, capped_shares, spread_draws
 from tests.speaker_helpers import MoodTaste
 
 # Quadrant centres: Q1 happy, Q2 tense, Q3 sad, Q4 calm.
@@ -155,7 +155,7 @@ def test_learning_is_rebuilt_from_journal_rows_as_it_was_learnt_live():
 
 
 def test_record_feeds_both_the_genre_counts_and_the_mood_target():
-    from device.learning import FeedbackTable
+    from device.music.learning import FeedbackTable
 
     tracks, _ = _library(3)
     fb = FeedbackTable(LearningRule(), {})

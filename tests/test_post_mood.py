@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from device.errors import UserError
+from device.shared.errors import UserError
 from trainer.cli import main
 from trainer.taste.mood import PostMoodClassifier
 from trainer.taste.mood.classify import DATA_DIR, META_FILE, shipped_thresholds

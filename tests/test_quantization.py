@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.perception.detector import Box
-from device.perception.preprocess import crop_face, to_gray, to_input
-from device.perception.runtime import Quantization
+from device.shared.fer_input import Box, crop_face, to_gray, to_input
+from device.shared.tflite import Quantization
 
 
 def test_pixel_range_quantizes_exactly_with_unit_range():

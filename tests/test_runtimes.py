@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from conftest import MODELS, REPO
 
-from device.manifest import load_manifest
-from device.perception.preprocess import to_input
-from device.perception.runtime import TFLiteModel, available_runtimes
+from device.shared.fer_input import to_input
+from device.shared.manifest import load_manifest
+from device.shared.tflite import TFLiteModel, available_runtimes
 from trainer.fer.dataset import load_fer_csv
 
 N_FACES = 300
@@ -30,8 +30,8 @@ N_FACES = 300
 TOP1_SCRIPT = """
 import json, sys
 import numpy as np
-from device.perception.runtime import TFLiteModel
-from device.perception.preprocess import to_input
+from device.shared.tflite import TFLiteModel
+from device.shared.fer_input import to_input
 faces = np.load(sys.argv[1])
 model = TFLiteModel(sys.argv[2], threads=1, runtime="tflite_runtime")
 lo, hi = float(sys.argv[3]), float(sys.argv[4])

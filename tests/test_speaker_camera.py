@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from device.camera import CameraError, FrameSource, open_source
-from device.camera.picamera import PiCameraSource
-from device.demo import FRAMES_DIR
-from device.errors import UserError
-from device.mood_watch import Backoff, MoodWatcher
+from device.perception.camera import CameraError, FrameSource, open_source
+from device.perception.camera.picamera import PiCameraSource
+from device.perception.mood_watch import Backoff, MoodWatcher
+from device.shared.errors import UserError
+from device.system.demo import FRAMES_DIR
 
 
 def test_replay_folder_in_name_order_with_repeat_and_loop():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from device.config import ConfigError, config_from_dict, default_state_dir, load_config
-from device.errors import UserError
+from device.shared.errors import UserError
+from device.system.config import ConfigError, config_from_dict, default_state_dir, load_config
 
 
 def test_defaults_without_a_file(tmp_path):

@@ -12,10 +12,10 @@ import threading
 
 import pytest
 
-from device.app import build, make_mood_watcher
-from device.demo import demo_config, make_library
-from device.paths import default_models_dir
-from device.picker import Picker
+from device.music.picker import Picker
+from device.shared.paths import default_models_dir
+from device.system.app import build, make_mood_watcher
+from device.system.demo import demo_config, make_library
 from tests.speaker_helpers import MoodTaste
 
 pytest.importorskip("vlc")

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from device.journal import Journal, JournalError
+from device.storage.journal import Journal, JournalError
 
 
 def test_schema_has_the_contract_columns(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from device.demo import make_library
-from device.library import LibraryIndex, scan_library
+from device.music.library import LibraryIndex, scan_library
+from device.system.demo import make_library
 from tests.speaker_helpers import copy_clips
 
 
@@ -36,7 +36,7 @@ def test_scan_real_clips_then_incremental_rescan(tmp_path):
 
 def test_generated_library_uses_tags_folders_and_reports_unmapped(tmp_path):
     lib = make_library(tmp_path / "demo", per_genre=1, seconds=1.0)
-    from device.demo import synth, write_tagged_wav
+    from device.system.demo import synth, write_tagged_wav
 
     write_tagged_wav(lib / "Misc" / "odd.wav", synth("pop", 0, 1.0), title="Odd",
                      artist="X", album="Y", genre="Vaporwave")

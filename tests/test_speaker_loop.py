@@ -13,13 +13,13 @@ import pytest
 
 pytest.importorskip("vlc")
 
-from device.app import build
-from device.config import config_from_dict
-from device.demo import make_library
-from device.library import LibraryIndex, scan_library
-from device.mood_watch import Backoff, FixedMood, MoodReading
-from device.picker import Picker
-from device.status import format_status
+from device.music.library import LibraryIndex, scan_library
+from device.music.picker import Picker
+from device.perception.mood_watch import Backoff, FixedMood, MoodReading
+from device.system.app import build
+from device.system.config import config_from_dict
+from device.system.demo import make_library
+from device.system.status import format_status
 from tests.speaker_helpers import MoodTaste
 
 
@@ -84,7 +84,7 @@ def test_mood_change_switches_genre_and_journal_holds_exactly_the_listens(tmp_pa
     assert all(r.explanation for r in listens)
     # the completed happy pop listens count for pop in this mood
     assert cfg.journal_path.exists()
-    from device.journal import Journal
+    from device.storage.journal import Journal
 
     with Journal(cfg.journal_path) as j:
         c, s = j.feedback_counts("ann").get(("happy", "pop"), (0, 0))
@@ -186,7 +186,7 @@ def test_switching_user_loads_their_learning_off_the_loop(tmp_path):
     listener (his counts are rebuilt on the jobs thread and handed back to the loop)."""
     make_library(tmp_path / "lib", per_genre=1, seconds=6.0)
     cfg = _cfg(tmp_path)
-    from device.journal import Journal
+    from device.storage.journal import Journal
 
     with Journal(cfg.journal_path) as j:
         for _ in range(6):
@@ -215,7 +215,7 @@ def test_a_resumed_listen_keeps_its_mood_confidence(tmp_path):
     """Issue 13, item 8: a listen resumed after a crash recorded confidence 0.00."""
     make_library(tmp_path / "lib", per_genre=1, seconds=12.0)
     cfg = _cfg(tmp_path, resume={"enabled": True, "rewind_s": 1.0})
-    from device.journal import Journal
+    from device.storage.journal import Journal
 
     with build(cfg, mood=FixedMood()) as parts:
         track = parts.speaker.picker.tracks[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from device.learning import FeedbackTable, LearningRule
-from device.library import Track
-from device.picker import Picker, PickWeights
+from device.music.learning import FeedbackTable, LearningRule
+from device.music.library import Track
+from device.music.picker import Picker, PickWeights
 from tests.speaker_helpers import MoodTaste
 
 

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("vlc")
 
-from device.player import DummyOutput, PlaybackError, VlcPlayer, WavFileOutput
+from device.playback import DummyOutput, PlaybackError, VlcPlayer, WavFileOutput
 from tests.speaker_helpers import clips_dir
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from device.sdnotify import Notifier
+from device.system.sdnotify import Notifier
 
 
 @pytest.fixture
@@ -80,10 +80,10 @@ def test_a_dead_socket_turns_notifications_off_without_raising(tmp_path):
 
 def test_serve_notifies_ready_watchdog_and_stopping(notify_socket, tmp_path):
     pytest.importorskip("vlc")
-    from device.app import serve
-    from device.config import config_from_dict
-    from device.demo import make_library
-    from device.mood_watch import FixedMood
+    from device.perception.mood_watch import FixedMood
+    from device.system.app import serve
+    from device.system.config import config_from_dict
+    from device.system.demo import make_library
 
     sock, path = notify_socket
     make_library(tmp_path / "lib", per_genre=1, seconds=2.0)

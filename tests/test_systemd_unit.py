@@ -20,9 +20,9 @@ from conftest import REPO
 from speaker_helpers import copy_clips
 
 from device.cli import main
-from device.install.steps import render_unit
-from device.install.target import Target
-from device.player.outputs import AlsaOutput, make_output
+from device.playback.outputs import AlsaOutput, make_output
+from device.system.install.steps import render_unit
+from device.system.install.target import Target
 
 UNIT = REPO / "systemd" / "moodspeaker.service"
 

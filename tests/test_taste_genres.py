@@ -1,4 +1,4 @@
-from device.genres import GENRES, GenreMapper, normalise_tag, split_tag
+from device.shared.genres import GENRES, GenreMapper, normalise_tag, split_tag
 
 
 def test_fixed_order():

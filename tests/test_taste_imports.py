@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import UserError
-from device.genres import GenreMapper
+from device.shared.errors import UserError
+from device.shared.genres import GenreMapper
 from trainer.taste.importers import Input, match_key, read_inputs, read_track_table
 from trainer.taste.records import ImportReport
 
@@ -140,7 +140,7 @@ def write_spotify_zip(path: Path, extended=None, account=None) -> Path:
 
 
 def write_library(path: Path) -> Path:
-    from device.library.index import SCHEMA
+    from device.music.library.index import SCHEMA
 
     con = sqlite3.connect(path)
     con.executescript(SCHEMA)
@@ -349,7 +349,7 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path):
 
 def _journal(path: Path, extra_columns: bool = False) -> Path:
     """The speaker's journal schema; the MQTT ingest store adds device, seq, received_at."""
-    from device.journal import SCHEMA
+    from device.storage.journal import SCHEMA
 
     con = sqlite3.connect(path)
     con.executescript(SCHEMA)

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from device.manifest import MOODS, ManifestError
-from device.taste import load_taste
+from device.shared.manifest import MOODS, ManifestError
+from device.shared.taste import load_taste
 from trainer.taste.build import BuildConfig, build_artifact, classify_posts
 from trainer.taste.export import TasteArtifact, export
 from trainer.taste.mood.classify import shipped_thresholds

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from device.taste import load_taste
+from device.shared.taste import load_taste
 from tests.test_taste_imports import (
     ANGRY,
     HAPPY,

@@ -24,15 +24,15 @@ import pytest
 from conftest import MODELS
 from speaker_helpers import copy_clips
 
-from device.camera import CameraError, open_source
-from device.camera.opencv import OpenCvSource
 from device.cli import main
-from device.demo import FRAMES_DIR
-from device.events import SpeakerStatus, TrackInfo
-from device.manifest import ManifestError
-from device.mood_watch import Backoff, MoodWatcher
-from device.status import StatusLine, format_status
-from device.taste import load_taste
+from device.loop.events import SpeakerStatus, TrackInfo
+from device.perception.camera import CameraError, open_source
+from device.perception.camera.opencv import OpenCvSource
+from device.perception.mood_watch import Backoff, MoodWatcher
+from device.shared.manifest import ManifestError
+from device.shared.taste import load_taste
+from device.system.demo import FRAMES_DIR
+from device.system.status import StatusLine, format_status
 
 
 def _gray(value: int) -> np.ndarray:

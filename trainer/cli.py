@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from device import clirunner
+from device.shared import clirunner
 
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.fer.cli",

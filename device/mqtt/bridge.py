@@ -23,14 +23,14 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from ..clirunner import package_version
-from ..config import Config
-from ..control import COMMAND_NAMES, CommandError, CommandResult, parse_command
-from ..events import Event, MoodChanged, Progress, SpeakerStatus, TrackEnded
-from .client import MqttSettings, make_client, start
-from .model_receiver import ModelReceiver
-from .outbox import Outbox, OutboxSettings
-from .protocol import MAX_CHUNK_BYTES, ProtocolError, Topics, decode_ack
+from device.loop.commands import COMMAND_NAMES, CommandError, CommandResult, parse_command
+from device.loop.events import Event, MoodChanged, Progress, SpeakerStatus, TrackEnded
+from device.mqtt.model_receiver import ModelReceiver
+from device.mqtt.outbox import Outbox, OutboxSettings
+from device.shared.clirunner import package_version
+from device.shared.mqtt_client import MqttSettings, make_client, start
+from device.shared.mqtt_protocol import MAX_CHUNK_BYTES, ProtocolError, Topics, decode_ack
+from device.system.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +117,13 @@ class MqttBridge:
 
     @classmethod
     def for_speaker(cls, cfg: Config, parts, *, check: Callable[[Path], None]) -> MqttBridge:
-        """Wire a bridge to a built speaker (``device.app.Parts``) from ``[mqtt]``."""
+        """Wire a bridge to a built speaker (``device.system.app.Parts``) from ``[mqtt]``."""
         m = cfg.mqtt
         assert m.host is not None and m.device_id is not None
         settings = MqttSettings(m.host, m.port, m.username, m.password, m.tls_ca, m.tls_cert,
                                 m.tls_key, m.keepalive)
         topics = Topics(m.device_id, m.base_topic)
-        from .discovery import discovery_payload, discovery_topic, ha_status_topic
+        from device.mqtt.discovery import discovery_payload, discovery_topic, ha_status_topic
 
         payload = None
         if m.discovery:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from device.moods import MOODS
-
-from .protocol import Topics, check_device_id
+from device.shared.moods import MOODS
+from device.shared.mqtt_protocol import Topics, check_device_id
 
 DISCOVERY_PREFIX = "homeassistant"
 HA_STATUS_TOPIC = "homeassistant/status"  # Home Assistant's birth message: "online"

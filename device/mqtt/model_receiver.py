@@ -18,11 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..control import Reload
-from ..errors import UserError
-from ..manifest import load_manifest
-from ..model_store import ModelStore
-from .protocol import (
+from device.loop.commands import Reload
+from device.shared.errors import UserError
+from device.shared.manifest import load_manifest
+from device.shared.mqtt_protocol import (
     MANIFEST,
     MODEL_FILES,
     Begin,
@@ -34,6 +33,7 @@ from .protocol import (
     decode_commit,
     encode_result,
 )
+from device.storage.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..journal import Journal, Listen
-from .protocol import Ack, ProtocolError, check_listen, encode_listens, new_id
+from device.shared.listens import Listen
+from device.shared.mqtt_protocol import Ack, ProtocolError, check_listen, encode_listens, new_id
+from device.storage.journal import Journal
 
 log = logging.getLogger(__name__)
 

@@ -8,19 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .runtime import ModelLoadError
-
-
-@dataclass(frozen=True)
-class Box:
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def area(self) -> int:
-        return self.w * self.h
+from device.shared.fer_input import Box
+from device.shared.tflite import ModelLoadError
 
 
 @dataclass(frozen=True)

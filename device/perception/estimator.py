@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..manifest import MOODS, FerSpec, ManifestError, load_manifest
-from .classifier import FerClassifier
-from .detector import Box, DetectorConfig, HaarFaceDetector
-from .preprocess import crop_face, to_gray, to_input
+from device.perception.detector import DetectorConfig, HaarFaceDetector
+from device.shared.fer_classifier import FerClassifier
+from device.shared.fer_input import Box, crop_face, to_gray, to_input
+from device.shared.manifest import MOODS, FerSpec, ManifestError, load_manifest
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..moods import MOODS, UNKNOWN
+from device.shared.moods import MOODS, UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.app import Parts, run_speaker
-from device.config import Config, config_from_dict
-from device.mood_watch import FixedMood, MoodSource
-from device.speaker import SpeakerStats
+from device.loop.speaker import SpeakerStats
+from device.perception.mood_watch import FixedMood, MoodSource
+from device.system.app import Parts, run_speaker
+from device.system.config import Config, config_from_dict
 from tests.speaker_helpers import REPO, Quiet
 
 

@@ -12,13 +12,13 @@ import time
 import cv2
 import pytest
 
-from device.app import load_estimator
-from device.camera import CameraError
-from device.camera.base import FrameSource
-from device.camera.replay import ReplaySource
-from device.demo import FRAMES_DIR, make_library
-from device.mood_watch import Backoff, MoodWatcher
+from device.perception.camera import CameraError
+from device.perception.camera.base import FrameSource
+from device.perception.camera.replay import ReplaySource
+from device.perception.mood_watch import Backoff, MoodWatcher
 from device.perception.smoothing import MoodSmoother
+from device.system.app import load_estimator
+from device.system.demo import FRAMES_DIR, make_library
 from tests.faults.helpers import (
     assert_journal_intact,
     longest_silence,

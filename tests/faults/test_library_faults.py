@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from device.demo import make_library
-from device.journal import Journal
-from device.mood_watch import Backoff
+from device.perception.mood_watch import Backoff
+from device.storage.journal import Journal
+from device.system.demo import make_library
 from tests.faults.helpers import (
     assert_journal_intact,
     longest_silence,

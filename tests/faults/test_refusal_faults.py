@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from device.demo import FRAMES_DIR
+from device.system.demo import FRAMES_DIR
 from tests.conftest import MODELS
 from tests.faults.helpers import (
     assert_journal_intact,

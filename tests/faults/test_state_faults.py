@@ -17,10 +17,10 @@ import pytest
 
 pytest.importorskip("vlc")
 
-from device.demo import make_library
-from device.journal import Journal, JournalError
-from device.mood_watch import Backoff
-from device.startup import StateLock, wait_for_library
+from device.perception.mood_watch import Backoff
+from device.storage.journal import Journal, JournalError
+from device.system.demo import make_library
+from device.system.startup import StateLock, wait_for_library
 from tests.faults.helpers import journal_rows, speaker_config, start_speaker
 from tests.speaker_helpers import REPO, clips_dir
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 from .dataset import FER_LABELS, SIDE
 

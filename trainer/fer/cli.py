@@ -8,7 +8,7 @@ import logging
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 log = logging.getLogger(__name__)
 DEFAULT_CHECKPOINTS = Path.home() / ".cache" / "moodspeaker" / "fer"
@@ -83,7 +83,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from device.manifest import ManifestError, load_manifest
+    from device.shared.manifest import ManifestError, load_manifest
 
     from .export import evaluate_file, fer_spec
 

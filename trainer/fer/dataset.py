@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 #: FER2013 class order (the ``emotion`` column).
 FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from device.manifest import FerSpec
-from device.perception.classifier import FerClassifier
-from device.perception.preprocess import to_input
+from device.shared.fer_classifier import FerClassifier
+from device.shared.fer_input import to_input
+from device.shared.manifest import FerSpec
 
 from .dataset import FerData
 

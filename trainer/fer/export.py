@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.manifest import FerSpec, file_sha256, write_entry
+from device.shared.manifest import FerSpec, file_sha256, write_entry
 
 from . import quantize
 from .dataset import FER_LABELS, FerData

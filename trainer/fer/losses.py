@@ -1,7 +1,7 @@
 """A training loss and metric that see the four product moods, not just the 7 labels.
 
 The speaker only acts on moods: label probabilities summed through the manifest's label ->
-mood mapping (``export.DEFAULT_MOODS`` as a ``device.manifest.mood_matrix``).
+mood mapping (``export.DEFAULT_MOODS`` as a ``device.shared.manifest.mood_matrix``).
 ``MoodAwareLoss`` adds that 4-mood cross-entropy to the usual 7-class one, so training also
 pays for mass a sad face puts on neutral, and ``MoodAccuracy`` is the 4-mood accuracy
 exactly as ``metrics.py`` computes it, available for checkpoint selection. Both are

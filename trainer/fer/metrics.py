@@ -1,7 +1,7 @@
 """Classification metrics for FER: 7-class and 4-mood accuracy, per-class P/R/F1, confusion.
 
 The 4-mood figure is computed exactly as the device computes a mood: label probabilities
-summed through the manifest's label -> mood mapping (device.manifest.FerSpec), on the faces
+summed through the manifest's label -> mood mapping (device.shared.manifest.FerSpec), on the faces
 whose true label is angry, happy, sad or neutral.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from device.manifest import MOODS
+from device.shared.manifest import MOODS
 
 #: The faces the 4-mood accuracy is measured on: FER2013 label -> true mood.
 MOOD_OF_TRUE_LABEL = {"angry": "angry", "happy": "happy", "sad": "sad", "neutral": "neutral"}

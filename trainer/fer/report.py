@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.manifest import MOODS
+from device.shared.manifest import MOODS
 
 from .metrics import FerMetrics
 

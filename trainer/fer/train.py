@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 from .dataset import FER_LABELS, FerData, ferplus_distribution, not_a_face
 
@@ -199,7 +199,7 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
 def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
-    from device.manifest import mood_matrix
+    from device.shared.manifest import mood_matrix
 
     from .export import DEFAULT_MOODS
     from .losses import MoodAccuracy, MoodAwareLoss

@@ -12,7 +12,7 @@ DATA = Path("../shared/data")
 def cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from device.audio_features import DEFAULT_PARAMS
+    from device.shared.audio_features import DEFAULT_PARAMS
 
     from .dataset import load_dataset
     from .export import export, metadata_digest

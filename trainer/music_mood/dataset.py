@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.audio_features import (
+from device.shared.audio_features import (
     DEFAULT_PARAMS,
     EXTRACTOR_VERSION,
     AudioDecodeError,
@@ -25,7 +25,7 @@ from device.audio_features import (
     extract,
     feature_names,
 )
-from device.errors import UserError
+from device.shared.errors import UserError
 
 log = logging.getLogger(__name__)
 

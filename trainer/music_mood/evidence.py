@@ -1,6 +1,6 @@
 """Which kind of music (valence x arousal) do people in each mood like? Emotify and MUMR.
 
-This chooses the picker's day-one target per listener mood (``device.music_fit``), from
+This chooses the picker's day-one target per listener mood (``device.music.music_fit``), from
 two public data sets in which people in a known mood rated music:
 
 Emotify (Aljanaki et al. 2015): 8,407 annotations of 400 clips; the listener's mood before
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
-from device.moods import MOODS
+from device.shared.errors import UserError
+from device.shared.moods import MOODS
 from trainer.taste.prior import mumr_mood
 
 #: GEMS emotions on Russell's plane (valence, arousal), after Zentner et al. 2008 and the

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from device.audio_features import EXTRACTOR_VERSION, ExtractorParams, feature_names
-from device.manifest import file_sha256, write_entry
+from device.shared.audio_features import EXTRACTOR_VERSION, ExtractorParams, feature_names
+from device.shared.manifest import file_sha256, write_entry
 
 from .train import FittedModel
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.music_mood import TreeEnsemble, quadrant_probabilities
+from device.shared.music_mood import TreeEnsemble, quadrant_probabilities
 
 from .dataset import Dataset
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
-from device.music_mood import MusicMoodModel, load_music_mood
+from device.shared.errors import UserError
+from device.shared.music_mood import MusicMoodModel, load_music_mood
 
 from .evidence import GEMS_VA
 

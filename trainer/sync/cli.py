@@ -9,9 +9,9 @@ import signal
 import threading
 from pathlib import Path
 
-from device.errors import UserError
-from device.mqtt.client import add_connection_args, settings_from_args
-from device.mqtt.protocol import BASE_TOPIC, DEFAULT_CHUNK_BYTES, ProtocolError, Topics
+from device.shared.errors import UserError
+from device.shared.mqtt_client import add_connection_args, settings_from_args
+from device.shared.mqtt_protocol import BASE_TOPIC, DEFAULT_CHUNK_BYTES, ProtocolError, Topics
 
 log = logging.getLogger(__name__)
 

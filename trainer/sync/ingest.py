@@ -19,8 +19,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from device.mqtt.client import ConnectError, MqttSettings, MQTTv5, connect, make_client
-from device.mqtt.protocol import (
+from device.shared.mqtt_client import ConnectError, MqttSettings, MQTTv5, connect, make_client
+from device.shared.mqtt_protocol import (
     BASE_TOPIC,
     Ack,
     ProtocolError,

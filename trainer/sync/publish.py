@@ -22,9 +22,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from device.errors import UserError
-from device.mqtt.client import MqttSettings, connect, make_client
-from device.mqtt.protocol import (
+from device.shared.errors import UserError
+from device.shared.mqtt_client import MqttSettings, connect, make_client
+from device.shared.mqtt_protocol import (
     BASE_TOPIC,
     DEFAULT_CHUNK_BYTES,
     MANIFEST,

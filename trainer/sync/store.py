@@ -1,6 +1,6 @@
 """The ingest store: every speaker's listens in one SQLite file, stored idempotently.
 
-Table ``listens`` has the journal's columns (``device.mqtt.protocol.LISTEN_COLUMNS``; not
+Table ``listens`` has the journal's columns (``device.shared.mqtt_protocol.LISTEN_COLUMNS``; not
 the speaker's own ``synced`` flag) plus ``device``, ``seq`` and ``received_at``, keyed by
 (device, event_id): a batch sent twice (a lost ack, a restart on either side, a broker
 restart) adds nothing the second time. ``taste build --listens STORE`` reads it by column
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.db import DatabaseDamaged, SqliteFile, open_db
-from device.errors import UserError
-from device.mqtt.protocol import LISTEN_COLUMNS, ProtocolError, check_listen
+from device.shared.errors import UserError
+from device.shared.mqtt_protocol import LISTEN_COLUMNS, ProtocolError, check_listen
+from device.shared.sqlite import DatabaseDamaged, SqliteFile, open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS listens (

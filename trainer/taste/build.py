@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.manifest import MOODS
+from device.shared.manifest import MOODS
 
 from .export import TasteArtifact
 from .importers import Imported

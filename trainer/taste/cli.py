@@ -24,7 +24,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from device.errors import UserError
+    from device.shared.errors import UserError
 
     from .simulate import simulate, write_simulation
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 NO_EVIDENCE_EXIT = 3
 
@@ -30,8 +30,8 @@ def inputs_from(args: argparse.Namespace) -> list:
 
 
 def _anchor(path: Path | None):
-    from device.manifest import ManifestError
-    from device.taste import load_taste
+    from device.shared.manifest import ManifestError
+    from device.shared.taste import load_taste
 
     from .build import SHIPPED_MODELS
 
@@ -46,7 +46,7 @@ def _anchor(path: Path | None):
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from device.genres import GenreMapper
+    from device.shared.genres import GenreMapper
 
     from .build import BuildConfig, build
     from .export import export
@@ -80,7 +80,7 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({n} {'person' if n == 1 else 'people'}) and the taste entry of "
           f"{args.out}/manifest.json")  # fmt: skip
     if args.report:
-        from device.taste import load_taste
+        from device.shared.taste import load_taste
 
         from .person_report import person_report, write
 
@@ -115,8 +115,8 @@ def write_unmatched(unmatched, out_dir: Path) -> Path:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from device.manifest import ManifestError
-    from device.taste import load_taste
+    from device.shared.manifest import ManifestError
+    from device.shared.taste import load_taste
 
     from .person_report import person_report, text, to_json, write
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from device.errors import UserError
-from device.genres import GENRES, GenreMapper
-from device.manifest import MOODS
+from device.shared.errors import UserError
+from device.shared.genres import GENRES, GenreMapper
+from device.shared.manifest import MOODS
 
 from .build import BuildConfig, build_artifact, classify_posts
 from .evaluate import Ratings

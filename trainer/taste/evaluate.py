@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
-from device.moods import MOODS
+from device.shared.errors import UserError
+from device.shared.moods import MOODS
 
 from .tucker import TuckerConfig, fit_tucker
 

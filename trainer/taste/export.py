@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from device.genres import GENRES
-from device.manifest import MOODS, file_sha256, write_entry
-from device.taste import FORMAT, validate_taste_arrays
+from device.shared.genres import GENRES
+from device.shared.manifest import MOODS, file_sha256, write_entry
+from device.shared.taste import FORMAT, validate_taste_arrays
 
 FILE_NAME = "taste.npz"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
-from device.genres import DISPLAY_NAMES
-from device.taste import TasteModel
+from device.shared.errors import UserError
+from device.shared.genres import DISPLAY_NAMES
+from device.shared.taste import TasteModel
 
 
 @dataclass(frozen=True)

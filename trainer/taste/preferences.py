@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from device.genres import GENRES
-from device.manifest import MOODS
+from device.shared.genres import GENRES
+from device.shared.manifest import MOODS
 
 from .records import Listen, MoodPost
 

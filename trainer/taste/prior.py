@@ -4,7 +4,7 @@ The shipped default ``models/taste.npz`` has no users: every listener is "new", 
 prior *is* the speaker's taste model until someone runs ``taste build``. It is learned from
 three real data sets in ``../shared/data`` in which people rated music while in a known
 mood; moods and genres are mapped onto ours as follows (genres through the speaker's own
-alias table, :class:`device.genres.GenreMapper`, so trainer and speaker agree):
+alias table, :class:`device.shared.genres.GenreMapper`, so trainer and speaker agree):
 
 InCarMusic (Baltrunas et al. 2011): ratings 0-5 (x2 -> 0-10) of 139 tracks in 10 genres;
   406 rows carry a mood. Moods: happy -> happy, sad -> sad, active -> happy (aroused,
@@ -50,9 +50,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
-from device.genres import GENRES, GenreMapper
-from device.manifest import MOODS
+from device.shared.errors import UserError
+from device.shared.genres import GENRES, GenreMapper
+from device.shared.manifest import MOODS
 
 SOURCES = ("incarmusic", "emotify", "mumr")
 INCAR_MOODS = {"happy": "happy", "sad": "sad", "active": "happy", "lazy": "neutral"}

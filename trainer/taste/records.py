@@ -27,7 +27,7 @@ class MoodPost:
 class Listen:
     user: str
     track_id: str
-    genre: str | None  # one of device.genres.GENRES, or None when unmapped
+    genre: str | None  # one of device.shared.genres.GENRES, or None when unmapped
     started_at: float  # epoch seconds
     ended_at: float
     duration_s: float  # full length of the track

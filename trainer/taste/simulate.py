@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
-from device.genres import GENRES
-from device.manifest import MOODS
+from device.shared.errors import UserError
+from device.shared.genres import GENRES
+from device.shared.manifest import MOODS
 
 from .importers import parse_time
 from .mood.corpora import LabelledPost, read_corpus

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 
-from device.errors import UserError
-from device.genres import GenreMapper
+from device.shared.errors import UserError
+from device.shared.genres import GenreMapper
 
 from ..records import ImportReport, Listen, Post
 from . import listens as listen_readers

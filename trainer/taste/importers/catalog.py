@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 from ..records import SourceReport
 from .posts import decode, table_rows
@@ -61,7 +61,7 @@ class Catalog:
 
 
 def read_library_index(path: Path, catalog: Catalog) -> None:
-    """The speaker's ``library.sqlite3`` (``device/library/index.py``), read only."""
+    """The speaker's ``library.sqlite3`` (``device/music/library/index.py``), read only."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 
 @dataclass(frozen=True)

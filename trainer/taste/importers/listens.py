@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from device.errors import UserError
-from device.genres import GenreMapper
+from device.shared.errors import UserError
+from device.shared.genres import GenreMapper
 
 from ..records import ImportReport, Listen, SourceReport
 from .catalog import Catalog

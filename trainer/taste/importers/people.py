@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 try:
     import tomllib

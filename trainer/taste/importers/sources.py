@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 HEAD = 65536  # enough to see the first records of any format
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 # X: "Wed May 01 10:00:00 +0000 2024"; Last.fm tools: "01 May 2024 08:00", "01 May 2024, 08:00"
 _FORMATS = ("%a %b %d %H:%M:%S %z %Y", "%d %b %Y %H:%M", "%d %b %Y, %H:%M")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 from .features import CLASSES, LanguageModel, language, load_models
 

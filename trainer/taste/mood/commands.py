@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 DEFAULT_SPLIT = {"nlpcc": "test", "smp": "usual_test", "nlpcc2018": "train", "goemotions": "test"}
 RESULTS = Path("bench/results/post_mood")

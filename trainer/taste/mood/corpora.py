@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 NLPCC_TO_MOOD: dict[str, str] = {
     "like": "happy", "happiness": "happy", "sadness": "sad", "fear": "sad",

@@ -22,8 +22,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from device.errors import UserError
-from device.moods import MOODS
+from device.shared.errors import UserError
+from device.shared.moods import MOODS
 
 CLASSES: tuple[str, ...] = MOODS
 _NOISE = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]|@[^\s:：,，@]{1,30}")

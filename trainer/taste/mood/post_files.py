@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.errors import UserError
+from device.shared.errors import UserError
 
 from .classify import PostMoodClassifier
 

@@ -1,5 +1,0 @@
-"""Camera sources behind one interface (``FrameSource``): picamera2, OpenCV, replay."""
-
-from .base import CameraError, FrameSource, open_source
-
-__all__ = ["CameraError", "FrameSource", "open_source"]

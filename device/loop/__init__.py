@@ -1,0 +1,1 @@
+"""The speaker loop: one thread owns the state; typed commands in, events out."""

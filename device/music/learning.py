@@ -1,0 +1,63 @@
+"""On-device learning: what this listener skips or finishes nudges their genre scores.
+
+The rule (documented in the README): a listen ended by a skip within the first
+``skip_within_s`` seconds (30 s) counts one *skip* for (user, mood at the start, genre); a
+listen that played to the end counts one *completion*. Stops, errors and interruptions
+count for nothing: they say nothing about taste. The adjustment added to the taste
+model's 0-10 score is
+
+    adjust = max_adjust * (completed - skipped) / (completed + skipped + shrinkage)
+
+so one skip moves the score by -3 * 1/5 = -0.6 with the defaults, repeated evidence
+approaches +-3 points and never more. The counts live in the journal database
+(``genre_feedback``), written in the same transaction as the listen that caused them. The
+same outcomes also move this listener's valence/arousal target per mood
+(``device.music.music_fit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LearningRule:
+    enabled: bool = True
+    skip_within_s: float = 30.0
+    max_adjust: float = 3.0
+    shrinkage: float = 4.0
+
+    def outcome(self, end_reason: str, played_s: float) -> str | None:
+        """'completed', 'skipped' or None (no evidence) for one finished listen."""
+        if not self.enabled:
+            return None
+        if end_reason == "completed":
+            return "completed"
+        if end_reason == "skipped" and played_s < self.skip_within_s:
+            return "skipped"
+        return None
+
+    def adjustment(self, completed: int, skipped: int) -> float:
+        n = completed + skipped
+        if not self.enabled or n == 0:
+            return 0.0
+        return self.max_adjust * (completed - skipped) / (n + self.shrinkage)
+
+
+class FeedbackTable:
+    """In-memory view of one user's counts, kept in step with the journal's table."""
+
+    def __init__(self, rule: LearningRule, counts: dict[tuple[str, str], tuple[int, int]]):
+        self.rule = rule
+        self._counts = dict(counts)
+
+    def record(self, mood: str, genre: str, outcome: str) -> None:
+        c, s = self._counts.get((mood, genre), (0, 0))
+        self._counts[(mood, genre)] = (c + 1, s) if outcome == "completed" else (c, s + 1)
+
+    def adjustment(self, mood: str, genre: str) -> float:
+        c, s = self._counts.get((mood, genre), (0, 0))
+        return self.rule.adjustment(c, s)
+
+    def adjustments(self, mood: str, genres: tuple[str, ...]) -> dict[str, float]:
+        return {g: self.adjustment(mood, g) for g in genres}

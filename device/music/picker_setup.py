@@ -1,0 +1,85 @@
+"""Build a Picker from a Config, the index and the journal: one wiring for ``run`` and
+``pick``, so that "what would it play if I were sad?" answers with the speaker's own
+taste, learning and scores."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+from device.music.learning import FeedbackTable, LearningRule
+from device.music.library import LibraryIndex
+from device.music.music_fit import MoodFit, mood_fit_from_listens
+from device.music.picker import Picker
+from device.shared.music_mood import MusicMoodModel, load_music_mood
+from device.system.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class FlatTaste:
+    """Every genre 5/10: used only when the models folder has no taste artifact at all."""
+
+    def __init__(self, genres: tuple[str, ...]):
+        self.genres = genres
+
+    def genre_scores(self, user: str, mood: str) -> dict[str, float]:
+        return dict.fromkeys(self.genres, 5.0)
+
+    def track_scores(self, user, mood, track_ids) -> dict[str, float]:
+        return {}
+
+
+def load_taste_or_flat(models_dir: Path):
+    """The taste artifact; a flat table (with a warning) only if none is shipped at all.
+    A taste artifact that is present but broken is an error, never silently replaced."""
+    from device.shared.genres import GENRES
+    from device.shared.manifest import load_manifest
+    from device.shared.taste import load_taste
+
+    manifest = load_manifest(models_dir) if (Path(models_dir) / "manifest.json").exists() else None
+    if manifest is None or manifest.taste is None:
+        log.warning("%s: no taste model; every genre scores 5/10", models_dir)
+        return FlatTaste(GENRES)
+    return load_taste(models_dir)
+
+
+def learning_rule(cfg: Config) -> LearningRule:
+    c = cfg.learning
+    return LearningRule(c.enabled, c.skip_within_s, c.max_adjust, c.shrinkage)
+
+
+def load_mood_model(models_dir: Path) -> MusicMoodModel | None:
+    """The music-mood model, or None (with a warning) when none is shipped; a broken one
+    is refused (``ManifestError``), never silently skipped."""
+    if not (Path(models_dir) / "manifest.json").exists():
+        log.warning("%s: no manifest; tracks get no mood scores", models_dir)
+        return None
+    model = load_music_mood(models_dir)
+    if model is None:
+        log.warning("%s: no music_mood model; tracks are picked by genre only", models_dir)
+    return model
+
+
+def learning_for(user: str, journal, index: LibraryIndex,
+                 rule: LearningRule) -> tuple[FeedbackTable, MoodFit]:
+    """One user's genre counts and mood targets, rebuilt from the journal (``None``
+    journal: a fresh listener) joined with the index's valence/arousal."""
+    if journal is None:
+        return FeedbackTable(rule, {}), MoodFit(rule)
+    scores = {t.track_id: (t.valence, t.arousal) for t in index.tracks()}
+    return (FeedbackTable(rule, journal.feedback_counts(user)),
+            mood_fit_from_listens(user, journal.all(), scores, rule))
+
+
+def make_picker(cfg: Config, index: LibraryIndex, taste, *, user: str, journal=None,
+                seed: int | None = None) -> Picker:
+    rule = learning_rule(cfg)
+    feedback, mood_fit = learning_for(user, journal, index, rule)
+    return Picker(
+        index.tracks(), taste, temperature=cfg.picker.temperature,
+        no_repeat=cfg.picker.no_repeat, candidates=cfg.picker.candidates,
+        feedback=feedback, mood_fit=mood_fit,
+        rng=random.Random(cfg.picker.seed if seed is None else seed),
+    )

@@ -1,0 +1,1 @@
+"""What the speaker keeps on disk: the listening journal, the model store, the active user."""

@@ -1,0 +1,1 @@
+"""The speaker as a system: configuration, start-up wiring, systemd, install, the demo."""
