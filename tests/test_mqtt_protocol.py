@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.shared import mqtt_protocol as p
+from device.shared.listens import LISTEN_COLUMNS
 
 
 def listen(**over) -> dict:
@@ -150,4 +151,4 @@ def test_check_listen_fuzz(changes):
         out = p.check_listen(listen(**changes))
     except p.ProtocolError:
         return
-    assert set(out) == {*p.LISTEN_COLUMNS, "seq"}
+    assert set(out) == {*LISTEN_COLUMNS, "seq"}

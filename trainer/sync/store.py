@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from device.shared.errors import UserError
-from device.shared.mqtt_protocol import LISTEN_COLUMNS, ProtocolError, check_listen
+from device.shared.listens import LISTEN_COLUMNS
+from device.shared.mqtt_protocol import ProtocolError, check_listen
 from device.shared.sqlite import DatabaseDamaged, SqliteFile, open_db
 
 SCHEMA = """
