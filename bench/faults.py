@@ -1,8 +1,8 @@
 """The fault-injection suite with its slow cases, and the "fault | outcome" table.
 
-    python bench/faults.py                 # tests/faults, then 25 kills: about 3 minutes
-    python bench/faults.py --kills 100     # a longer kill -9 storm
-    python bench/faults.py --no-suite      # the slow cases only
+    python -m bench.faults                 # tests/faults, then 25 kills: about 3 minutes
+    python -m bench.faults --kills 100     # a longer kill -9 storm
+    python -m bench.faults --no-suite      # the slow cases only
 
 1. ``pytest tests/faults`` in a subprocess (the CI cases; its conftest hands the rows over
    as JSON), timed: the whole of tests/faults must stay well inside the CI budget.
@@ -32,12 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tests.harness.faults import TABLE_ENV, format_table, journal_rows, moodspeaker, write_config
+from tests.harness.speaker import copy_clips
 
-from tests.faults.conftest import TABLE_ENV, format_table  # noqa: E402
-from tests.faults.helpers import journal_rows, moodspeaker, write_config  # noqa: E402
-from tests.speaker_helpers import copy_clips  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def run_suite() -> tuple[list[tuple[str, str]], float, int]:

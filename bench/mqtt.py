@@ -1,8 +1,8 @@
 """MQTT benchmarks on a real Mosquitto that this script starts on a free loopback port.
 
-    python bench/mqtt.py                        # everything, about 1.5 minutes
-    python bench/mqtt.py --commands 100 --backlog 2000 --ingest-rows 8000 --repeats 1
-    python bench/mqtt.py --json bench/results/mqtt/run1.json
+    python -m bench.mqtt                        # everything, about 1.5 minutes
+    python -m bench.mqtt --commands 100 --backlog 2000 --ingest-rows 8000 --repeats 1
+    python -m bench.mqtt --json bench/results/mqtt/run1.json
 
 The broker is configured as the README's (``set_tcp_nodelay true``), on loopback.
 
@@ -47,7 +47,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 BATCH = 200  # the protocol's largest batch
 WINDOW = 4  # batches in flight per device, as the speaker's default sync_in_flight
@@ -78,11 +77,11 @@ class Workers:
     def __init__(self, n: int, port: int, db: Path, base_topic: str, share: str | None):
         self.procs = []
         for i in range(n):
-            cmd = [sys.executable, __file__, "--worker", "--port", str(port), "--db", str(db),
-                   "--base-topic", base_topic, "--client-id", f"{base_topic}-w{i}"]
+            cmd = [sys.executable, "-m", "bench.mqtt", "--worker", "--port", str(port),
+                   "--db", str(db), "--base-topic", base_topic, "--client-id", f"{base_topic}-w{i}"]
             if share:
                 cmd += ["--share", share]
-            self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE,
+            self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, cwd=REPO,
                                                stdout=subprocess.PIPE, text=True))
         for p in self.procs:
             line = p.stdout.readline().strip()
@@ -151,7 +150,7 @@ def running(cfg) -> Iterator:
     """The whole speaker on a thread (its camera built from the config), stopped cleanly
     when the block ends; yields ``(parts, ready_at)``."""
     from device.system.app import run_speaker
-    from tests.speaker_helpers import Quiet
+    from tests.harness.speaker import Quiet
 
     stop = threading.Event()
     ready: queue.Queue = queue.Queue()
@@ -211,7 +210,7 @@ class Remote:
     def __init__(self, port: int, device_id: str):
         from device.shared.mqtt_client import MqttSettings
         from device.shared.mqtt_protocol import Topics
-        from tests.mqtt_broker import subscribed_client
+        from tests.harness.broker import subscribed_client
 
         self.topics = Topics(device_id)
         self.results: queue.Queue = queue.Queue()
@@ -313,7 +312,7 @@ class Device:
                  rows: int):
         from device.shared.mqtt_client import MqttSettings
         from device.shared.mqtt_protocol import Topics, decode_ack
-        from tests.mqtt_broker import subscribed_client
+        from tests.harness.broker import subscribed_client
 
         self.topics = Topics(device_id, base_topic)
         self.payloads = payloads
@@ -466,7 +465,7 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    from tests.mqtt_broker import MOSQUITTO, SKIP_REASON, Broker
+    from tests.harness.broker import MOSQUITTO, SKIP_REASON, Broker
 
     if MOSQUITTO is None:
         raise SystemExit(f"bench/mqtt.py: {SKIP_REASON}")

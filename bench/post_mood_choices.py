@@ -8,28 +8,24 @@ train, score NLPCC's even rows; fit on NLPCC's even rows, score SMP's eval split
 English: fitted on GoEmotions train, scored on dev, with the classification speed. The
 code-switching set and every test split stay unread.
 
-    PYTHONPATH=. .venv/bin/python bench/post_mood_choices.py [--jieba --dutir --mixed --extras-only]
+    .venv/bin/python -m bench.post_mood_choices [--jieba --dutir --mixed --extras-only]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
+
+from trainer.taste.mood.corpora import read_corpus
+from trainer.taste.mood.features import CLASSES, Block
+from trainer.taste.mood.fit import ROOTS, fit_model, held_out_texts, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
-if sys.path[0] == str(Path(__file__).resolve().parent):  # bench/device.py shadows device/
-    sys.path[0] = str(ROOT)
-
-from sklearn.metrics import f1_score  # noqa: E402
-
-from trainer.taste.mood.corpora import read_corpus  # noqa: E402
-from trainer.taste.mood.features import CLASSES, Block  # noqa: E402
-from trainer.taste.mood.fit import ROOTS, fit_model, held_out_texts, normalise  # noqa: E402
 
 
 def load(corpus: str, split: str, held: set[str] | None = None):

@@ -1,7 +1,7 @@
 """Soak: the real speaker for an hour under commands; fails on a leak (issue 13, "Soak").
 
-    python bench/soak.py                          # 60 minutes
-    python bench/soak.py --minutes 3 --json /tmp/soak.json
+    python -m bench.soak                          # 60 minutes
+    python -m bench.soak --minutes 3 --json /tmp/soak.json
 
 What runs (only the camera is not real: there is none on this machine):
 - ``moodspeaker run`` in its own process, so its RSS, CPU, descriptors and threads are its
@@ -9,7 +9,7 @@ What runs (only the camera is not real: there is none on this machine):
   through the real detector and int8 TFLite model, real libvlc on the dummy audio output,
   a library of synthesised 10 s and 20 s tracks (``device.system.demo.make_library``), the real
   journal and the real MQTT bridge;
-- a real Mosquitto on a free loopback port (``tests/mqtt_broker.py``);
+- a real Mosquitto on a free loopback port (``tests/harness/broker.py``);
 - a real ``trainer.sync.ingest.Ingest`` storing the listens the speaker syncs;
 - a remote sending one ``set/<command>`` every 2-5 s (volume, mute, mood override, next,
   pause/play) and waiting up to 10 s for its ``command/result``.
@@ -41,7 +41,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 SAMPLE_S = 10.0
 DEVICE = "soak"
@@ -165,7 +164,7 @@ class Remote:
 
         from device.shared.mqtt_client import MqttSettings
         from device.shared.mqtt_protocol import Topics
-        from tests.mqtt_broker import subscribed_client
+        from tests.harness.broker import subscribed_client
 
         self.topics = Topics(DEVICE)
         self.results: queue.Queue = queue.Queue()
@@ -310,7 +309,7 @@ def table(fig: dict) -> str:
 def soak(minutes: float, tmp: Path, max_drift: float) -> tuple[list[Sample], dict]:
     from device.shared.mqtt_client import MqttSettings
     from device.storage.journal import Journal
-    from tests.mqtt_broker import Broker
+    from tests.harness.broker import Broker
     from trainer.sync.ingest import Ingest
     from trainer.sync.store import ListenStore
 

@@ -6,7 +6,7 @@ generated vectorised (same model as ``taste simulate``: planted tastes, real NLP
 from the held-out half, sessions around most posts) because the reference simulator's
 per-play Python loop, not the pipeline, would dominate at 100k users.
 
-    PYTHONPATH=. .venv/bin/python bench/taste.py [--users 1000 100000] [--posts 20]
+    .venv/bin/python -m bench.taste [--users 1000 100000] [--posts 20]
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
-if sys.path[0] == str(Path(__file__).resolve().parent):  # bench/device.py shadows device/
-    sys.path[0] = str(ROOT)
 
 
 def synth(n_users: int, posts_per_user: int, seed: int = 0):
@@ -109,7 +107,8 @@ def main() -> int:
     rows = []
     for n in args.users:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", "--users", str(n), "--posts", str(args.posts)],
+            [sys.executable, "-m", "bench.taste", "--one", "--users", str(n),
+             "--posts", str(args.posts)],
             capture_output=True, text=True, check=True, cwd=ROOT,
         )  # fmt: skip
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -81,7 +81,7 @@ def small_fer_csv(tmp_path) -> Path:
 @pytest.fixture
 def mqtt_broker_factory(tmp_path):
     """``make(**variant)`` starts a broker (plain, users=, certs=, acl=); all stop at the end."""
-    from tests.mqtt_broker import MOSQUITTO, SKIP_REASON, Broker
+    from tests.harness.broker import MOSQUITTO, SKIP_REASON, Broker
 
     if MOSQUITTO is None:
         pytest.skip(SKIP_REASON)
@@ -108,7 +108,7 @@ def mqtt_certs(tmp_path_factory):
     """A test CA with server (127.0.0.1) and client certificates, made with openssl."""
     import shutil
 
-    from tests.mqtt_broker import make_certs
+    from tests.harness.broker import make_certs
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")

@@ -23,8 +23,8 @@ from device.shared.mqtt_protocol import Topics
 from device.system.app import Parts, run_speaker
 from device.system.config import Config, config_from_dict
 from device.system.demo import make_library
-from tests.mqtt_broker import subscribed_client
-from tests.speaker_helpers import Quiet
+from tests.harness.broker import subscribed_client
+from tests.harness.speaker import Quiet
 
 
 def speaker_config(tmp: Path, settings: MqttSettings, device_id: str = "spk1",

@@ -1,23 +1,16 @@
 """bench/soak.py's verdict: a steady speaker passes, each kind of leak fails it.
 
-The hour-long run itself is a benchmark (``python bench/soak.py``); these check only the
+The hour-long run itself is a benchmark (``python -m bench.soak``); these check only the
 judging of its samples, on series shaped like a real run's (noise included).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "soak", Path(__file__).resolve().parent.parent / "bench" / "soak.py")
-soak = importlib.util.module_from_spec(_SPEC)
-sys.modules["soak"] = soak  # dataclasses look their module up
-_SPEC.loader.exec_module(soak)
+from bench import soak
 
 
 def series(*, minutes=60, rss_mb_per_h=0.0, fd_every_s=None, thread_every_s=None, seed=0):

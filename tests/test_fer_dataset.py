@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import synthetic_faces, write_fer_csv
 
+from tests.conftest import synthetic_faces, write_fer_csv
 from trainer.fer.dataset import (
     FerDataError,
     ferplus_distribution,

@@ -11,11 +11,11 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import synthetic_faces, write_fer_csv
 
 from device.perception.estimator import MoodEstimator
 from device.shared.fer_classifier import FerClassifier
 from device.shared.manifest import ManifestError, load_manifest
+from tests.conftest import synthetic_faces, write_fer_csv
 from trainer.cli import main as train_main
 
 pytestmark = pytest.mark.slow

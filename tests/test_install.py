@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODELS, REPO
 
 from device.cli import main
 from device.system.install.check import check_sound, sound_cards
+from tests.conftest import MODELS, REPO
 
 VENV = Path(sys.prefix)  # the venv running these tests: it has moodspeaker installed
 needs_systemctl = pytest.mark.skipif(shutil.which("systemctl") is None,
@@ -186,7 +186,7 @@ def test_sound_cards_from_proc_asound(tmp_path):
 
 
 def _check_config(tmp_path, models: Path, extra: str = "") -> Path:
-    from speaker_helpers import copy_clips
+    from tests.harness.speaker import copy_clips
 
     music = copy_clips(tmp_path / "music", per_genre=1)
     config = tmp_path / "config.toml"

@@ -9,8 +9,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO
 
+from tests.conftest import REPO
 from trainer.fer.dataset import FER_LABELS, load_fer_csv
 from trainer.fer.frames import face_in_frame
 

@@ -12,7 +12,7 @@ import pytest
 from device.mqtt.discovery import discovery_topic
 from device.shared.mqtt_client import connect, make_client
 from device.shared.mqtt_protocol import Topics, listens_subscription
-from tests.mqtt_broker import README_ACL
+from tests.harness.broker import README_ACL
 
 USERS = {"devA": "pa", "devB": "pb", "trainer": "pt", "homeassistant": "ph"}
 

@@ -22,7 +22,7 @@ from device.shared.mqtt_client import (
     make_client,
     settings_from_args,
 )
-from tests.mqtt_broker import V311Front
+from tests.harness.broker import V311Front
 
 
 def _roundtrip(settings: MqttSettings, client_id: str = "t1", timeout: float = 5) -> int:

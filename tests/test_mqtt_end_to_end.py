@@ -8,19 +8,19 @@ import json
 import shutil
 
 import numpy as np
-import pytest
-
-pytest.importorskip("vlc")
 
 from device.shared.manifest import file_sha256, write_entry
 from device.shared.mqtt_protocol import Topics
 from device.storage.journal import Journal
 from tests.conftest import MODELS
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import until
 from tests.mqtt_speaker import Remote, running, speaker_config
-from tests.speaker_helpers import until
 from trainer.sync.ingest import Ingest
 from trainer.sync.publish import plan, publish
 from trainer.sync.store import ListenStore
+
+require_libvlc()
 
 
 def _closed(journal_path) -> list[str]:

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-pytest.importorskip("vlc")
-
 from device.shared.mqtt_protocol import Topics
+from tests.harness.libvlc import require_libvlc
 from tests.mqtt_speaker import Remote, running, speaker_config
+
+require_libvlc()
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-pytest.importorskip("vlc")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.loop.commands import COMMAND_NAMES
 from device.shared.mqtt_protocol import Topics
+from tests.harness.libvlc import require_libvlc
 from tests.mqtt_speaker import Remote, running, speaker_config
+
+require_libvlc()
 
 # Topic levels a broker accepts (it disconnects a client that sends control characters).
 names = st.one_of(st.sampled_from(COMMAND_NAMES),

@@ -267,7 +267,7 @@ def test_ingest_on_a_311_broker_keeps_its_session(mqtt_broker, tmp_path, speaker
     """Through a front that refuses MQTT 5, the ingest falls back to 3.1.1 and still asks
     for a persistent session, so batches sent while it is down reach it afterwards."""
     from device.shared.mqtt_client import MqttSettings, MQTTv311
-    from tests.mqtt_broker import V311Front
+    from tests.harness.broker import V311Front
 
     front = V311Front(mqtt_broker.port)
     settings = MqttSettings("127.0.0.1", front.port)
@@ -291,7 +291,7 @@ def test_ingest_on_a_311_broker_keeps_its_session(mqtt_broker, tmp_path, speaker
 
 
 def test_ingest_command_waits_for_an_absent_broker_and_stops_cleanly(tmp_path):
-    from tests.mqtt_broker import free_port
+    from tests.harness.broker import free_port
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "trainer.cli", "ingest", "--host", "127.0.0.1", "--port",

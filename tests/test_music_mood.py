@@ -22,7 +22,7 @@ from device.shared.audio_features import (
 )
 from device.shared.manifest import ManifestError, load_manifest
 from device.shared.music_mood import load_music_mood
-from tests.speaker_helpers import REPO
+from tests.harness.speaker import REPO
 
 DATA = REPO.parent / "shared" / "data"
 Q1 = DATA / "mer_4q" / "Q1" / "MT0000040632.mp3"

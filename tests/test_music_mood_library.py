@@ -13,7 +13,7 @@ import pytest
 from device.music.library import LibraryIndex, scan_library
 from device.music.library.scoring import BackgroundScorer, score_library
 from device.shared.music_mood import load_music_mood
-from tests.speaker_helpers import REPO
+from tests.harness.speaker import REPO
 
 Q4 = REPO.parent / "shared" / "data" / "mer_4q"
 
@@ -78,7 +78,7 @@ def test_scores_from_a_superseded_file_are_not_stored(tmp_path, model):
 
 def test_the_background_scorer_feeds_the_picker(tmp_path, model):
     from device.music.picker import Picker
-    from tests.speaker_helpers import MoodTaste
+    from tests.harness.speaker import MoodTaste
 
     lib = _library(tmp_path / "music", n=1)
     path = tmp_path / "library.sqlite3"

@@ -14,7 +14,7 @@ from device.music.library import Track
 from device.music.library.index import Scored
 from device.music.music_fit import DAY_ONE, MoodFit, PastListen, fit, mood_fit_from_listens
 from device.music.picker import Picker, PickWeights, capped_shares, spread_draws
-from tests.speaker_helpers import MoodTaste
+from tests.harness.speaker import MoodTaste
 
 # Quadrant centres: Q1 happy, Q2 tense, Q3 sad, Q4 calm.
 CENTRES = {"Q1": (0.6, 0.6), "Q2": (-0.6, 0.6), "Q3": (-0.6, -0.6), "Q4": (0.6, -0.6)}

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODELS, REPO
 
 from device.shared.fer_input import to_input
 from device.shared.manifest import load_manifest
 from device.shared.tflite import TFLiteModel, available_runtimes
+from tests.conftest import MODELS, REPO
 from trainer.fer.dataset import load_fer_csv
 
 N_FACES = 300

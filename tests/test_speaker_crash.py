@@ -15,9 +15,10 @@ import time
 
 import pytest
 
-from tests.speaker_helpers import REPO, copy_clips
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import REPO, copy_clips
 
-pytest.importorskip("vlc")
+require_libvlc()
 
 
 def _config(tmp_path):

@@ -16,9 +16,10 @@ from device.music.picker import Picker
 from device.shared.paths import default_models_dir
 from device.system.app import build, make_mood_watcher
 from device.system.demo import demo_config, make_library
-from tests.speaker_helpers import MoodTaste
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import MoodTaste
 
-pytest.importorskip("vlc")
+require_libvlc()
 MODEL = default_models_dir() / "fer_int8.tflite"
 
 

@@ -6,7 +6,7 @@ import os
 
 from device.music.library import LibraryIndex, scan_library
 from device.system.demo import make_library
-from tests.speaker_helpers import copy_clips
+from tests.harness.speaker import copy_clips
 
 
 def test_scan_real_clips_then_incremental_rescan(tmp_path):

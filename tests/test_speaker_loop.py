@@ -9,10 +9,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
-pytest.importorskip("vlc")
-
 from device.music.library import LibraryIndex, scan_library
 from device.music.picker import Picker
 from device.perception.mood_watch import Backoff, FixedMood, MoodReading
@@ -20,7 +16,10 @@ from device.system.app import build
 from device.system.config import config_from_dict
 from device.system.demo import make_library
 from device.system.status import format_status
-from tests.speaker_helpers import MoodTaste
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import MoodTaste
+
+require_libvlc()
 
 
 class ScriptedMood:

@@ -8,7 +8,7 @@ from collections import Counter
 from device.music.learning import FeedbackTable, LearningRule
 from device.music.library import Track
 from device.music.picker import Picker, PickWeights
-from tests.speaker_helpers import MoodTaste
+from tests.harness.speaker import MoodTaste
 
 
 def _tracks(n_per_genre=10, genres=("pop", "classical", "rock", "light")):

@@ -7,10 +7,11 @@ import wave
 
 import pytest
 
-pytest.importorskip("vlc")
-
 from device.playback import DummyOutput, PlaybackError, VlcPlayer, WavFileOutput
-from tests.speaker_helpers import clips_dir
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import clips_dir
+
+require_libvlc()
 
 
 def _play_to_end(player, path, start_at, timeout=15.0):

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from device.system.sdnotify import Notifier
+from tests.harness.libvlc import require_libvlc
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_a_dead_socket_turns_notifications_off_without_raising(tmp_path):
 
 
 def test_serve_notifies_ready_watchdog_and_stopping(notify_socket, tmp_path):
-    pytest.importorskip("vlc")
+    require_libvlc()
     from device.perception.mood_watch import FixedMood
     from device.system.app import serve
     from device.system.config import config_from_dict

@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from speaker_helpers import copy_clips
 
 from device.cli import main
 from device.playback.outputs import AlsaOutput, make_output
 from device.system.install.steps import render_unit
 from device.system.install.target import Target
+from tests.conftest import REPO
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import copy_clips
 
 UNIT = REPO / "systemd" / "moodspeaker.service"
 
@@ -97,7 +98,7 @@ def _stop_timeout_s() -> float:
 
 
 def test_sigterm_fades_out_closes_the_listen_and_exits_0_in_time(tmp_path):
-    pytest.importorskip("vlc")
+    require_libvlc()
     lib = copy_clips(tmp_path / "music", per_genre=1)
     config = tmp_path / "config.toml"
     config.write_text(

@@ -21,8 +21,6 @@ import types
 import cv2
 import numpy as np
 import pytest
-from conftest import MODELS
-from speaker_helpers import copy_clips
 
 from device.cli import main
 from device.loop.events import SpeakerStatus, TrackInfo
@@ -33,6 +31,8 @@ from device.shared.manifest import ManifestError
 from device.shared.taste import load_taste
 from device.system.demo import FRAMES_DIR
 from device.system.status import StatusLine, format_status
+from tests.conftest import MODELS
+from tests.harness.speaker import copy_clips
 
 
 def _gray(value: int) -> np.ndarray:

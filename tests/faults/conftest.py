@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.faults import TABLE_ENV, format_table
+
 ROWS = pytest.StashKey[dict[str, tuple[str, str]]]()
-TABLE_ENV = "MOODSPEAKER_FAULTS_TABLE"
 
 
 def fault_name(item: pytest.Item) -> str:
@@ -58,14 +59,6 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     new = outcome(report, before)
     if new is not None:
         rows[item.nodeid] = (fault_name(item), new)
-
-
-def format_table(rows: list[tuple[str, str]]) -> list[str]:
-    """A Markdown table (readable in a terminal too)."""
-    width = max([len("fault")] + [len(f) for f, _ in rows])
-    lines = [f"| {'fault'.ljust(width)} | outcome |", f"|{'-' * (width + 2)}|---------|"]
-    lines += [f"| {f.ljust(width)} | {o} |" for f, o in rows]
-    return lines
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -10,7 +10,6 @@ import threading
 import time
 
 import cv2
-import pytest
 
 from device.perception.camera import CameraError
 from device.perception.camera.base import FrameSource
@@ -19,15 +18,16 @@ from device.perception.mood_watch import Backoff, MoodWatcher
 from device.perception.smoothing import MoodSmoother
 from device.system.app import load_estimator
 from device.system.demo import FRAMES_DIR, make_library
-from tests.faults.helpers import (
+from tests.harness.faults import (
     assert_journal_intact,
     longest_silence,
     speaker_config,
     start_speaker,
 )
-from tests.speaker_helpers import until
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import until
 
-pytest.importorskip("vlc")
+require_libvlc()
 
 
 def _camera_config(tmp_path, frames):

@@ -13,10 +13,11 @@ import time
 
 import pytest
 
-from tests.faults.helpers import assert_journal_intact, journal_rows, moodspeaker, write_config
-from tests.speaker_helpers import copy_clips
+from tests.harness.faults import assert_journal_intact, journal_rows, moodspeaker, write_config
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import copy_clips
 
-pytest.importorskip("vlc")
+require_libvlc()
 
 
 def _config(tmp_path, interval: float):

@@ -9,20 +9,19 @@ import os
 import shutil
 import time
 
-import pytest
-
 from device.perception.mood_watch import Backoff
 from device.storage.journal import Journal
 from device.system.demo import make_library
-from tests.faults.helpers import (
+from tests.harness.faults import (
     assert_journal_intact,
     longest_silence,
     speaker_config,
     start_speaker,
 )
-from tests.speaker_helpers import clips_dir, until
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import clips_dir, until
 
-pytest.importorskip("vlc")
+require_libvlc()
 
 
 def test_a_music_folder_unplugged_while_playing_and_plugged_back(tmp_path):

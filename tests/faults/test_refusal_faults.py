@@ -13,15 +13,16 @@ import pytest
 
 from device.system.demo import FRAMES_DIR
 from tests.conftest import MODELS
-from tests.faults.helpers import (
+from tests.harness.faults import (
     assert_journal_intact,
     journal_rows,
     moodspeaker,
     write_config,
 )
-from tests.speaker_helpers import copy_clips
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import copy_clips
 
-pytest.importorskip("vlc")
+require_libvlc()
 
 
 @pytest.fixture(scope="module")

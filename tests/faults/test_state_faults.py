@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("vlc")
-
 from device.perception.mood_watch import Backoff
 from device.storage.journal import Journal, JournalError
 from device.system.demo import make_library
 from device.system.startup import StateLock, wait_for_library
-from tests.faults.helpers import journal_rows, speaker_config, start_speaker
-from tests.speaker_helpers import REPO, clips_dir
+from tests.harness.faults import journal_rows, speaker_config, start_speaker
+from tests.harness.libvlc import require_libvlc
+from tests.harness.speaker import REPO, clips_dir
+
+require_libvlc()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""What the fault cases share: the real speaker on a thread or as ``moodspeaker run`` in a
-subprocess, and the checks that nothing recorded was lost."""
+"""What the fault cases (tests/faults) and ``bench/faults.py`` share: the real speaker on a
+thread or as ``moodspeaker run`` in a subprocess, the checks that nothing recorded was lost,
+and the "fault | outcome" table."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from device.loop.speaker import SpeakerStats
 from device.perception.mood_watch import FixedMood, MoodSource
 from device.system.app import Parts, run_speaker
 from device.system.config import Config, config_from_dict
-from tests.speaker_helpers import REPO, Quiet
+from tests.harness.speaker import REPO, Quiet
 
 
 def speaker_config(tmp: Path, state: Path, **over) -> Config:
@@ -137,3 +138,15 @@ def longest_silence(rows: list[tuple]) -> float:
     """The longest gap, in seconds, between one listen's end and the next one's start."""
     gaps = [b[2] - a[3] for a, b in itertools.pairwise(rows)]
     return max(gaps, default=0.0)
+
+
+#: ``bench/faults.py`` sets it to a file name; tests/faults/conftest.py writes the rows there.
+TABLE_ENV = "MOODSPEAKER_FAULTS_TABLE"
+
+
+def format_table(rows: list[tuple[str, str]]) -> list[str]:
+    """A Markdown table (readable in a terminal too)."""
+    width = max([len("fault")] + [len(f) for f, _ in rows])
+    lines = [f"| {'fault'.ljust(width)} | outcome |", f"|{'-' * (width + 2)}|---------|"]
+    lines += [f"| {f.ljust(width)} | {o} |" for f, o in rows]
+    return lines

@@ -1,4 +1,4 @@
-"""Helpers shared by the speaker tests (tests/test_speaker_*.py)."""
+"""Helpers shared by the speaker tests (tests/test_speaker_*.py) and the benches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLIPS = REPO.parent / "shared" / "data" / "emotify_sample"
 
 

@@ -1,7 +1,7 @@
 """Speaker benchmarks: what the service costs on this machine, and how the parts scale.
 
-    python bench/device.py                 # all three, 60 s service run
-    python bench/device.py --seconds 20 --skip scan
+    python -m bench.speaker_load           # all three, 60 s service run
+    python -m bench.speaker_load --seconds 20 --skip scan
 
 1. ``moodspeaker run`` as a child process on a replayed camera (the bundled demo frames,
    2 fps, real detector + int8 classifier) playing the real MP3 clips on the dummy output
@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 CLIPS = REPO.parent / "shared" / "data" / "emotify_sample"
 
 
