@@ -129,5 +129,5 @@ def test_discovery_and_trainer_topics(peers, acl_broker):
     assert peers("devB").publish(b.listens, "b") is not None
 
 
-def test_readme_shows_the_tested_acl(repo_root):
-    assert README_ACL in (repo_root / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_tested_acl(repo_root):
+    assert README_ACL in (repo_root / "docs" / "mqtt.md").read_text(encoding="utf-8")

@@ -11,8 +11,9 @@ import re
 import pytest
 
 from device.mqtt.discovery import discovery_payload, discovery_topic
+from device.shared.commands import COMMAND_NAMES as COMMANDS
 from device.shared.moods import MOODS
-from device.shared.mqtt_protocol import COMMANDS, Topics
+from device.shared.mqtt_protocol import Topics
 
 jinja2 = pytest.importorskip("jinja2")
 

@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.loop.commands import COMMAND_NAMES
+from device.shared.commands import COMMAND_NAMES
 from device.shared.mqtt_protocol import Topics
 from tests.harness.libvlc import require_libvlc
 from tests.mqtt_speaker import Remote, running, speaker_config

@@ -134,7 +134,7 @@ def test_an_unplugged_library_pauses_picks_and_forgets_nothing(tmp_path):
     stop = threading.Event()
     with build(cfg, mood=FixedMood()) as parts:
         sp = parts.speaker
-        sp.retry = Backoff(0.3, 0.3)
+        sp.picks.retry = Backoff(0.3, 0.3)
         n_tracks = sp.picker.size
         lib.rename(away)  # the USB disk is pulled before the first track
         lib.mkdir()  # ... leaving an empty mount point

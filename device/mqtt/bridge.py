@@ -23,11 +23,11 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from device.loop.commands import COMMAND_NAMES, CommandError, CommandResult, parse_command
 from device.loop.events import Event, MoodChanged, Progress, SpeakerStatus, TrackEnded
 from device.mqtt.model_receiver import ModelReceiver
 from device.mqtt.outbox import Outbox, OutboxSettings
 from device.shared.clirunner import package_version
+from device.shared.commands import COMMAND_NAMES, CommandError, CommandResult, parse_command
 from device.shared.mqtt_client import MqttSettings, make_client, start
 from device.shared.mqtt_protocol import MAX_CHUNK_BYTES, ProtocolError, Topics, decode_ack
 from device.system.config import Config

@@ -11,22 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from device.shared.moods import MOODS
+from device.shared.commands import COMMAND_TABLE
 from device.shared.mqtt_protocol import Topics, check_device_id
 
-DISCOVERY_PREFIX = "homeassistant"
-HA_STATUS_TOPIC = "homeassistant/status"  # Home Assistant's birth message: "online"
 MANUFACTURER = "Moodspeaker"
 MODEL = "Moodspeaker"
-BUTTONS: tuple[tuple[str, str, str], ...] = (  # command, name, icon
-    ("play", "Play", "mdi:play"),
-    ("pause", "Pause", "mdi:pause"),
-    ("next", "Next", "mdi:skip-next"),
-    ("previous", "Previous", "mdi:skip-previous"),
-    ("stop", "Stop", "mdi:stop"),
-)
-MOOD_OPTIONS: tuple[str, ...] = ("auto", *MOODS)
-USER_MAX_CHARS = 64
 
 
 def discovery_topic(prefix: str, device_id: str) -> str:
@@ -71,25 +60,14 @@ def discovery_payload(
             icon="mdi:music"),
         "genre": from_state("genre", "sensor", "Genre", "{{ value_json.genre or 'none' }}",
                             icon="mdi:tag-music"),
-        "volume": from_state(
-            "volume", "number", "Volume", "{{ value_json.volume }}",
-            command_topic=t.set("volume"), min=0, max=100, step=1, mode="slider",
-            unit_of_measurement="%", icon="mdi:volume-high"),
-        "mute": from_state(
-            "mute", "switch", "Mute", "{{ 'true' if value_json.muted else 'false' }}",
-            command_topic=t.set("mute"), payload_on="true", payload_off="false",
-            state_on="true", state_off="false", icon="mdi:volume-off"),
-        "mood_override": from_state(
-            "mood_override", "select", "Mood override",
-            "{{ value_json.override or 'auto' }}",
-            command_topic=t.set("mood"), options=list(MOOD_OPTIONS), icon="mdi:emoticon-cool"),
-        "user": from_state(
-            "user", "text", "User", "{{ value_json.user }}",
-            command_topic=t.set("user"), min=1, max=USER_MAX_CHARS, icon="mdi:account"),
     }
-    for command, label, icon in BUTTONS:
-        cmps[command] = {"p": "button", "name": label, "unique_id": f"{uid}_{command}",
-                         "command_topic": t.set(command), "icon": icon}
+    for spec in COMMAND_TABLE:  # each command's control, as the command table describes it
+        if spec.ha is None:
+            continue
+        key = spec.ha_key or spec.name
+        cmps[key] = {**spec.ha, "unique_id": f"{uid}_{key}", "command_topic": t.set(spec.name)}
+        if "value_template" in spec.ha:
+            cmps[key]["state_topic"] = t.state
     origin: dict[str, Any] = {"name": "moodspeaker", "sw": sw_version}
     if support_url is not None:
         origin["url"] = support_url

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.loop.commands import Reload
+from device.shared.commands import Reload
 from device.shared.errors import UserError
 from device.shared.manifest import load_manifest
 from device.shared.mqtt_protocol import (

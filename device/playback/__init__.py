@@ -1,5 +1,7 @@
-"""Audio playback: libvlc behind a small player, with interchangeable audio outputs."""
+"""Audio playback behind one ``Player`` interface: libvlc, or an in-memory fake for tests."""
 
+from device.playback.base import PlaybackError, Player, PlayerStatus
+from device.playback.fake import FakePlayer
 from device.playback.outputs import (
     AudioOutput,
     DefaultOutput,
@@ -7,9 +9,9 @@ from device.playback.outputs import (
     WavFileOutput,
     make_output,
 )
-from device.playback.vlc_player import PlaybackError, PlayerStatus, VlcPlayer
+from device.playback.vlc_player import VlcPlayer
 
 __all__ = [
-    "AudioOutput", "DefaultOutput", "DummyOutput", "PlaybackError", "PlayerStatus",
-    "VlcPlayer", "WavFileOutput", "make_output",
+    "AudioOutput", "DefaultOutput", "DummyOutput", "FakePlayer", "PlaybackError", "Player",
+    "PlayerStatus", "VlcPlayer", "WavFileOutput", "make_output",
 ]

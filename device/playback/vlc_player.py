@@ -11,25 +11,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from device.playback.base import PlaybackError, PlayerStatus
 from device.playback.outputs import AudioOutput
 
 
-class PlaybackError(Exception):
-    """This file cannot be played (missing, unreadable, not audio)."""
-
-
-@dataclass(frozen=True)
-class PlayerStatus:
-    state: str  # idle | playing | paused | ended | error
-    position_s: float
-    duration_s: float | None
-    volume: int
-
-
 class VlcPlayer:
+    """A ``Player`` on libvlc."""
+
     def __init__(self, output: AudioOutput):
         import vlc
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from device.shared.commands import COMMAND_NAMES
 from device.shared.listens import END_REASONS
 from device.shared.moods import MOODS, UNKNOWN
 
@@ -41,12 +42,6 @@ MODEL_FILES: tuple[str, ...] = (
 )
 MANIFEST = "manifest.json"
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-# The commands of ``set/<command>`` (the bridge parses their payloads).
-COMMANDS: tuple[str, ...] = (
-    "play", "pause", "toggle", "next", "previous", "stop",
-    "volume", "mute", "mood", "user", "rescan", "reload",
-)
 
 class ProtocolError(ValueError):
     """A topic or payload that does not follow the protocol; the message says what."""
@@ -100,8 +95,9 @@ class Topics:
 
     # commands
     def set(self, command: str) -> str:
-        if command not in COMMANDS:
-            raise ProtocolError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
+        if command not in COMMAND_NAMES:
+            raise ProtocolError(
+                f"unknown command {command!r}; commands: {', '.join(COMMAND_NAMES)}")
         return f"{self.root}/set/{command}"
 
     @property
@@ -146,7 +142,7 @@ class Topics:
         return f"{self.root}/models/result"
 
     def command_name(self, topic: str) -> str:
-        """``set/<command>`` topic -> command name (not checked against COMMANDS)."""
+        """``set/<command>`` topic -> command name (not checked against the command table)."""
         prefix = f"{self.root}/set/"
         if not topic.startswith(prefix) or "/" in topic[len(prefix):]:
             raise ProtocolError(f"{topic}: not a command topic of {self.root}")

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.loop.context import Clock, LoopParts, LoopSettings, SpeakerStats
 from device.loop.events import EventBus, TrackEnded
 from device.loop.jobs import BackgroundJobs, MoodScoring
-from device.loop.speaker import MoodPolicy, ResumePolicy, Speaker, SpeakerStats, VolumePolicy
+from device.loop.speaker import Speaker
 from device.music.library import IndexCatalog, LibraryIndex, scan_library
 from device.music.picker_setup import (
     learning_for,
@@ -31,6 +32,7 @@ from device.music.picker_setup import (
 )
 from device.perception.camera import open_source
 from device.perception.mood_watch import Backoff, FixedMood, MoodSource, MoodWatcher
+from device.playback import Player, VlcPlayer, make_output
 from device.shared.errors import UserError
 from device.shared.manifest import load_manifest
 from device.shared.sqlite import disk_full, free_bytes
@@ -92,7 +94,7 @@ class Parts:
     speaker: Speaker
     journal: Journal
     index: LibraryIndex
-    player: object
+    player: Player
     mood: MoodSource
     bus: EventBus
     jobs: BackgroundJobs
@@ -127,16 +129,19 @@ def build(
     mood: MoodSource | None = None,
     bus: EventBus | None = None,
     watchdog: Callable[[], None] | None = None,
+    player: Player | None = None,
+    clock: Clock | None = None,
 ) -> Iterator[Parts]:
-    """Open everything a Speaker needs; closes it all (journal last) on exit."""
-    from device.playback import VlcPlayer, make_output
+    """Open everything a Speaker needs; closes it all (journal last) on exit. Tests may
+    hand in a player (``FakePlayer``) and the clock it runs on; else libvlc plays."""
 
     cfg.state.dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(cfg.journal_path, hold_when_full=True)
     index = LibraryIndex(cfg.library_index_path)
     store = ModelStore(cfg.state.dir, cfg.models.dir)
     bus = bus or EventBus()
-    player = jobs = None
+    jobs = None
+    owned_player = None
     try:
         if cfg.library.rescan_on_start or not index.tracks(playable_only=False):
             scan(cfg, index)
@@ -175,28 +180,26 @@ def build(
         jobs = BackgroundJobs(scan=lambda ix: scan(cfg, ix), index_path=cfg.library_index_path,
                               load_models=load_models, load_learning=load_learning,
                               scoring=scoring)
-        player = VlcPlayer(make_output(cfg.audio.output))
-        speaker = Speaker(
-            player=player, picker=picker, journal=journal, mood=mood,
-            library=IndexCatalog(index, cfg.library.path), user=user,
-            user_file=user_file(cfg), learning=rule,
-            mood_policy=MoodPolicy(cfg.mood.switch_confidence, cfg.mood.switch_after_s),
-            resume=ResumePolicy(cfg.resume.enabled, cfg.resume.after_stop,
-                                cfg.resume.max_age_s, cfg.resume.rewind_s),
-            volume=VolumePolicy(cfg.audio.volume, cfg.audio.startup_volume_cap,
-                                cfg.audio.fade_s),
-            position_interval_s=cfg.journal.position_interval_s, bus=bus, watchdog=watchdog,
-            jobs=jobs, first_mood_wait_s=cfg.mood.first_wait_s if watcher else 0.0,
-            activity=scoring.activity,
+        if player is None:
+            player = owned_player = VlcPlayer(make_output(cfg.audio.output))
+        parts = LoopParts(player=player, picker=picker, journal=journal, mood=mood,
+                          library=IndexCatalog(index, cfg.library.path), jobs=jobs)
+        settings = LoopSettings(
+            user=user, user_file=user_file(cfg), learning=rule, mood=cfg.mood,
+            resume=cfg.resume, audio=cfg.audio,
+            position_interval_s=cfg.journal.position_interval_s,
+            first_mood_wait_s=cfg.mood.first_wait_s if watcher else 0.0,
         )
+        speaker = Speaker(parts, settings, bus=bus, clock=clock, watchdog=watchdog,
+                          activity=scoring.activity)
         # a broken model stops the start here; scoring itself runs in a child process
         scoring.start(models_dir, has_model=load_mood_model(models_dir) is not None)
         yield Parts(speaker, journal, index, player, mood, bus, jobs, store)
     finally:
         if jobs is not None:
             jobs.close()
-        if player is not None:
-            player.release()
+        if owned_player is not None:
+            owned_player.release()
         index.close()
         journal.close()
 

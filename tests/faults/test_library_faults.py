@@ -32,7 +32,7 @@ def test_a_music_folder_unplugged_while_playing_and_plugged_back(tmp_path):
     try:
         assert run.ready.wait(30)
         speaker = run.parts.speaker
-        speaker.retry = Backoff(0.5, 0.5)  # the service waits 30 s, then longer, between tries
+        speaker.picks.retry = Backoff(0.5, 0.5)  # the service waits 30 s, then longer, between tries
         size = speaker.picker.size
         until(lambda: speaker.stats.played >= 1, 10, "a first track")
         away = tmp_path / "unplugged"

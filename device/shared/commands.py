@@ -9,12 +9,15 @@ answers each command with a ``CommandResult`` through a ``Future``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from device.shared.moods import MOODS
 
 MAX_OVERRIDE_MIN = 24 * 60
+USER_MAX_CHARS = 64
 _USER_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -94,18 +97,28 @@ Command = (
     | Rescan | Reload
 )
 
-_NO_VALUE = {
-    "play": Play, "resume": Play, "pause": Pause, "toggle": Toggle, "next": Next,
-    "previous": Previous, "stop": Stop, "rescan": Rescan, "reload": Reload,
-}
-COMMAND_NAMES: tuple[str, ...] = (*_NO_VALUE, "volume", "mute", "mood", "user")
-
 
 @dataclass(frozen=True)
 class CommandResult:
     ok: bool
     error: str | None = None
     detail: str | None = None  # what was done, for logs and replies ("volume 55")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command, everything about it in one row: the loop's dispatch (by ``type``),
+    MQTT validation (``parse``), Home Assistant discovery (``ha``) and the docs' command
+    list (``argument``, ``doc``) all come from here."""
+
+    name: str
+    type: type
+    parse: Callable[[str], Command]
+    argument: str  # what the payload may be, in words ("" = none; the payload is ignored)
+    doc: str
+    ha: dict[str, Any] | None = None  # the Home Assistant component, without its topics
+    aliases: tuple[str, ...] = ()
+    ha_key: str = ""  # the component's key in discovery (its unique_id's end); "" = name
 
 
 def _text(value: object) -> str:
@@ -169,14 +182,71 @@ def _user(text: str) -> SetUser:
     return SetUser(text)
 
 
+def _no_value(kind: type) -> Callable[[str], Command]:
+    return lambda _text: kind()
+
+
+_VOLUME_HA = {"p": "number", "name": "Volume", "value_template": "{{ value_json.volume }}",
+              "min": 0, "max": 100, "step": 1, "mode": "slider", "unit_of_measurement": "%",
+              "icon": "mdi:volume-high"}
+_MUTE_HA = {"p": "switch", "name": "Mute",
+            "value_template": "{{ 'true' if value_json.muted else 'false' }}",
+            "payload_on": "true", "payload_off": "false", "state_on": "true",
+            "state_off": "false", "icon": "mdi:volume-off"}
+_MOOD_HA = {"p": "select", "name": "Mood override",
+            "value_template": "{{ value_json.override or 'auto' }}",
+            "options": ["auto", *MOODS], "icon": "mdi:emoticon-cool"}
+_USER_HA = {"p": "text", "name": "User", "value_template": "{{ value_json.user }}", "min": 1,
+            "max": USER_MAX_CHARS, "icon": "mdi:account"}
+
+
+def _button(label: str, icon: str) -> dict[str, Any]:
+    return {"p": "button", "name": label, "icon": icon}
+
+
+COMMAND_TABLE: tuple[CommandSpec, ...] = (
+    CommandSpec("play", Play, _no_value(Play), "",
+                "resume a paused track, or start picking again after a stop",
+                _button("Play", "mdi:play"), aliases=("resume",)),
+    CommandSpec("pause", Pause, _no_value(Pause), "", "pause the track",
+                _button("Pause", "mdi:pause")),
+    CommandSpec("toggle", Toggle, _no_value(Toggle), "", "pause or resume"),
+    CommandSpec("next", Next, _no_value(Next), "",
+                "skip to the next pick (counts as a skip for learning)",
+                _button("Next", "mdi:skip-next")),
+    CommandSpec("previous", Previous, _no_value(Previous), "", "play the previous track again",
+                _button("Previous", "mdi:skip-previous")),
+    CommandSpec("stop", Stop, _no_value(Stop), "", "fade out and stop until play",
+                _button("Stop", "mdi:stop")),
+    CommandSpec("volume", SetVolume, _volume, "0-100, +N or -N",
+                "set the volume, or change it by N", _VOLUME_HA),
+    CommandSpec("mute", Mute, _mute, "true, false or toggle (empty: toggle)",
+                "mute or unmute", _MUTE_HA),
+    CommandSpec("mood", MoodOverride, _mood,
+                f"{' | '.join(MOODS)} [minutes], or auto",
+                "follow this mood instead of the camera (for N minutes, at most "
+                f"{MAX_OVERRIDE_MIN}); auto: the camera decides again", _MOOD_HA,
+                ha_key="mood_override"),
+    CommandSpec("user", SetUser, _user, "1-64 letters, digits, '-', '_' or '.'",
+                "switch the active listener (kept across restarts)", _USER_HA),
+    CommandSpec("rescan", Rescan, _no_value(Rescan), "",
+                "rescan the music folder in the background; answered when it has started"),
+    CommandSpec("reload", Reload, _no_value(Reload), "",
+                "load the models again without stopping the music; answered when loaded"),
+)
+_BY_NAME: dict[str, CommandSpec] = {
+    n: spec for spec in COMMAND_TABLE for n in (spec.name, *spec.aliases)
+}
+#: every name a command may be sent by (aliases included)
+COMMAND_NAMES: tuple[str, ...] = tuple(_BY_NAME)
+
+
 def parse_command(name: str, value: object = None) -> Command:
     """Text (an MQTT topic's last level and payload, a CLI argument) -> a Command."""
-    if not isinstance(name, str) or name not in COMMAND_NAMES:
+    spec = _BY_NAME.get(name) if isinstance(name, str) else None
+    if spec is None:
         raise CommandError(f"unknown command {name!r}; one of {', '.join(COMMAND_NAMES)}")
-    text = _text(value)
-    if name in _NO_VALUE:
-        return _NO_VALUE[name]()
-    return {"volume": _volume, "mute": _mute, "mood": _mood, "user": _user}[name](text)
+    return spec.parse(_text(value))
 
 
 def done(result: CommandResult) -> Future[CommandResult]:
