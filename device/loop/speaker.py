@@ -190,7 +190,7 @@ class Speaker:
                 if deadline is not None and clock() >= deadline:
                     break
                 self.step()
-                self._wait(self._tick())
+                self._wait(self.tick_seconds())
         finally:
             self.shutdown()
         return self.stats
@@ -200,7 +200,8 @@ class Speaker:
         self.recover()
         self._start_first()
 
-    def _tick(self) -> float:
+    def tick_seconds(self) -> float:
+        """How long until the next tick: shorter while a fade runs."""
         return self.FADE_TICK_S if self.playback.fading else self.settings.tick_s
 
     def _wait(self, timeout: float) -> None:

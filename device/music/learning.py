@@ -1,6 +1,6 @@
 """On-device learning: what this listener skips or finishes nudges their genre scores.
 
-The rule (documented in the README): a listen ended by a skip within the first
+The rule (docs/speaker.md, "Learning on the device"): a listen ended by a skip within the first
 ``skip_within_s`` seconds (30 s) counts one *skip* for (user, mood at the start, genre); a
 listen that played to the end counts one *completion*. Stops, errors and interruptions
 count for nothing: they say nothing about taste. The adjustment added to the taste
@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from device.system.config import LearningConfig
 
-@dataclass(frozen=True)
-class LearningRule:
-    enabled: bool = True
-    skip_within_s: float = 30.0
-    max_adjust: float = 3.0
-    shrinkage: float = 4.0
+
+@dataclass
+class LearningRule(LearningConfig):
+    """The rule over the ``[learning]`` settings (declared once, in the config)."""
 
     def outcome(self, end_reason: str, played_s: float) -> str | None:
         """'completed', 'skipped' or None (no evidence) for one finished listen."""
@@ -58,6 +57,3 @@ class FeedbackTable:
     def adjustment(self, mood: str, genre: str) -> float:
         c, s = self._counts.get((mood, genre), (0, 0))
         return self.rule.adjustment(c, s)
-
-    def adjustments(self, mood: str, genres: tuple[str, ...]) -> dict[str, float]:
-        return {g: self.adjustment(mood, g) for g in genres}

@@ -12,7 +12,10 @@ from device.music.learning import FeedbackTable, LearningRule
 from device.music.library import LibraryIndex
 from device.music.music_fit import MoodFit, mood_fit_from_listens
 from device.music.picker import Picker
+from device.shared.genres import GENRES
+from device.shared.manifest import load_manifest
 from device.shared.music_mood import MusicMoodModel, load_music_mood
+from device.shared.taste import load_taste
 from device.system.config import Config
 
 log = logging.getLogger(__name__)
@@ -34,10 +37,6 @@ class FlatTaste:
 def load_taste_or_flat(models_dir: Path):
     """The taste artifact; a flat table (with a warning) only if none is shipped at all.
     A taste artifact that is present but broken is an error, never silently replaced."""
-    from device.shared.genres import GENRES
-    from device.shared.manifest import load_manifest
-    from device.shared.taste import load_taste
-
     manifest = load_manifest(models_dir) if (Path(models_dir) / "manifest.json").exists() else None
     if manifest is None or manifest.taste is None:
         log.warning("%s: no taste model; every genre scores 5/10", models_dir)
@@ -46,8 +45,7 @@ def load_taste_or_flat(models_dir: Path):
 
 
 def learning_rule(cfg: Config) -> LearningRule:
-    c = cfg.learning
-    return LearningRule(c.enabled, c.skip_within_s, c.max_adjust, c.shrinkage)
+    return LearningRule(**vars(cfg.learning))
 
 
 def load_mood_model(models_dir: Path) -> MusicMoodModel | None:

@@ -11,7 +11,8 @@ import os
 import re
 import socket
 import sys
-from dataclasses import dataclass, field, fields, is_dataclass
+from collections.abc import Callable
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,110 +43,170 @@ def default_state_dir(env: dict[str, str] | None = None) -> Path:
     return Path(base) / "moodspeaker"
 
 
+def setting(default: Any = MISSING, help: str = "", *, lo: float | None = None,
+            hi: float | None = None, factory: Callable[[], Any] | None = None) -> Any:
+    """One config key, declared once: its default, its range and its help (the parser
+    checks the range, ``moodspeaker config --docs`` and docs/configuration.md show both)."""
+    meta = {"help": help, "lo": lo, "hi": hi}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class CameraConfig:
-    # "picamera2" | "opencv:N" | "opencv:/dev/videoN" | "replay:PATH" | "none" (no camera:
-    # mood stays "unknown", music by overall taste; no perception model is loaded)
-    source: str = "picamera2"
-    fps: float = 2.0
-    width: int = 640
-    height: int = 480
-    replay_repeat: int = 1  # replay: deliver each image this many frames (hold a face longer)
-    replay_loop: bool = True
-    retry_initial_s: float = 1.0  # a failing camera is retried after 1, 2, 4 ... s
-    retry_max_s: float = 60.0
-    debug_snapshots: bool = False  # frames never leave RAM unless the owner turns this on
-    debug_snapshots_keep: int = 20
+    source: str = setting(
+        "picamera2", '"picamera2", "opencv:0" / "opencv:/dev/video0", "replay:PATH" (a folder'
+        ' of images sorted by name, or a video file), "none" (mood stays unknown, no model'
+        " loaded)")
+    fps: float = setting(2.0, "frames analysed per second; a replayed video keeps its own"
+                         " timeline", lo=0.05, hi=30.0)
+    width: int = setting(640, "frame width asked of the camera", lo=16, hi=4096)
+    height: int = setting(480, "frame height asked of the camera", lo=16, hi=4096)
+    replay_repeat: int = setting(
+        1, "replay: deliver each image this many frames (hold a face longer)", lo=1, hi=10_000)
+    replay_loop: bool = setting(True, "replay: start again at the end")
+    retry_initial_s: float = setting(
+        1.0, "a failing camera is retried after 1, 2, 4 ... s; the music goes on with mood"
+        " unknown", lo=0.01, hi=3600)
+    retry_max_s: float = setting(60.0, "the longest wait between camera retries",
+                                 lo=0.01, hi=86_400)
+    debug_snapshots: bool = setting(
+        False, "frames never leave RAM unless this is on (then a rotating set in"
+        " <state>/snapshots)")
+    debug_snapshots_keep: int = setting(20, "debug snapshots kept (oldest deleted)",
+                                        lo=1, hi=10_000)
 
 
 @dataclass
 class LibraryConfig:
-    path: Path = Path("~/Music")
-    genre_overrides: Path | None = None  # TOML/alias file handed to GenreMapper
-    rescan_on_start: bool = True
+    path: Path = setting(Path("~/Music"),
+                         "the music folder (mp3, ogg/oga/opus, flac, m4a/mp4, wav)")
+    genre_overrides: Path | None = setting(
+        None, "a TOML alias file mapping your genre tags onto the seven genres")
+    rescan_on_start: bool = setting(
+        True, "incremental rescan at start (new or changed files, by mtime and size)")
 
 
 @dataclass
 class AudioConfig:
-    output: str = "default"  # "default" | "alsa" | "alsa:DEVICE" | "dummy" | "file:PATH.wav"
-    volume: int = 70  # 0-100: the level from the second track on
-    startup_volume_cap: int = 40  # the first track after a start plays no louder than this
-    fade_s: float = 2.0  # fade length for mood switches, skips and start-up
+    output: str = setting(
+        "default", '"alsa" (ALSA\'s default device) or "alsa:DEVICE" (e.g.'
+        ' "alsa:sysdefault:CARD=Headphones"; card names from aplay -l or moodspeaker check):'
+        ' what the service should use; "default" (whatever libvlc finds: PulseAudio or'
+        ' PipeWire in a desktop session, else ALSA), "dummy" (decode and discard),'
+        ' "file:PATH.wav"')
+    volume: int = setting(70, "0-100: the level from the second track on", lo=0, hi=100)
+    startup_volume_cap: int = setting(
+        40, "the first track after a start plays no louder than this", lo=0, hi=100)
+    fade_s: float = setting(2.0, "fade length for mood switches, skips and start-up",
+                            lo=0.0, hi=30.0)
 
 
 @dataclass
 class StateConfig:
-    dir: Path = field(default_factory=default_state_dir)
+    dir: Path = setting(
+        factory=default_state_dir,
+        help="journal, library index and delivered models; default: $STATE_DIRECTORY, "
+        "/var/lib/moodspeaker as root, else ~/.local/state/moodspeaker")
 
 
 @dataclass
 class UserConfig:
-    active: str = "default"
+    active: str = setting(
+        "default", "the listener (letters, digits, -_.) until the user command or moodspeaker user"
+        " names another")
 
 
 @dataclass
 class ModelsConfig:
-    dir: Path = field(default_factory=default_models_dir)  # $MOODSPEAKER_MODELS or ./models
-    threads: int = 1
+    dir: Path = setting(factory=default_models_dir,
+                        help="FER, taste and music-mood artifacts (manifest.json); default"
+                        " $MOODSPEAKER_MODELS (the service: /opt/moodspeaker/models) or"
+                        " ./models")
+    threads: int = setting(1, "TFLite interpreter threads", lo=1, hi=64)
 
 
 @dataclass
 class PickerConfig:
-    temperature: float = 1.0  # softmax temperature on the 0-10 score scale
-    no_repeat: int = 20  # a track is not replayed within this many picks
-    candidates: int = 256  # tracks of the chosen genre scored per pick (bounds latency)
-    seed: int | None = None
+    temperature: float = setting(1.0, "softmax temperature on the 0-10 score scale",
+                                 lo=0.01, hi=100.0)
+    no_repeat: int = setting(
+        20, "no track again within this many picks (survives restarts via the journal)",
+        lo=0, hi=100_000)
+    candidates: int = setting(
+        256, "tracks of the chosen genre scored per pick (bounds latency)", lo=1, hi=1_000_000)
+    seed: int | None = setting(None, "random seed for picks (tests, demos); unset: random")
 
 
 @dataclass
 class MoodConfig:
-    switch_confidence: float = 0.55  # a new mood must be at least this confident
-    switch_after_s: float = 8.0  # ... and have lasted this long before the music follows
-    first_wait_s: float = 3.0  # at start, wait this long for the camera's first mood
+    switch_confidence: float = setting(
+        0.55, "a new mood must be at least this confident", lo=0.0, hi=1.0)
+    switch_after_s: float = setting(
+        8.0, "... and have lasted this long before the music follows", lo=0.0, hi=3600.0)
+    first_wait_s: float = setting(
+        3.0, "at start, wait this long for the camera's first face; a confident first mood"
+        " is used for the first pick at once", lo=0.0, hi=60.0)
 
 
 @dataclass
 class LearningConfig:
-    enabled: bool = True
-    skip_within_s: float = 30.0  # a skip earlier than this counts against the genre
-    max_adjust: float = 3.0  # at most +-3 points on the 0-10 scale
-    shrinkage: float = 4.0  # pseudo-count: one skip moves the score by 3 * 1/5 = 0.6
+    """What ``device.music.learning.LearningRule`` learns from skips and completions."""
+
+    enabled: bool = setting(True, "learn from skips and completions on the device")
+    skip_within_s: float = setting(
+        30.0, "a skip earlier than this counts against the genre", lo=0.0, hi=3600.0)
+    max_adjust: float = setting(3.0, "at most this many points on the 0-10 scale",
+                                lo=0.0, hi=10.0)
+    shrinkage: float = setting(
+        4.0, "pseudo-count: one skip moves the score by max_adjust / (1 + shrinkage)",
+        lo=0.0, hi=1000.0)
 
 
 @dataclass
 class ResumeConfig:
-    enabled: bool = True
-    after_stop: bool = True  # also resume after a clean stop, not only after a crash
-    max_age_s: float = 6 * 3600.0
-    rewind_s: float = 2.0
+    enabled: bool = setting(True, "resume a listen cut off by a crash or power cut")
+    after_stop: bool = setting(True, "also resume after a clean stop, not only after a crash")
+    max_age_s: float = setting(6 * 3600.0, "resume only a listen that ended this recently",
+                               lo=0.0, hi=10 * 365 * 86_400.0)
+    rewind_s: float = setting(2.0, "resume this many seconds before the cut", lo=0.0,
+                              hi=600.0)
 
 
 @dataclass
 class JournalConfig:
-    position_interval_s: float = 5.0
+    position_interval_s: float = setting(
+        5.0, "how often the playing track's position is journalled", lo=0.2, hi=3600.0)
 
 
 @dataclass
 class MqttConfig:
     """No ``host``: the speaker runs without MQTT."""
 
-    host: str | None = None
-    port: int = 1883  # 8883 is usual with TLS
-    device_id: str | None = None  # default: the host name
-    base_topic: str = "moodspeaker"
-    username: str | None = None
-    password: str | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    discovery: bool = True  # Home Assistant MQTT discovery
-    discovery_prefix: str = "homeassistant"
-    keepalive: int = 30
-    max_payload_bytes: int = 4096  # commands larger than this are refused
-    commands_per_minute: int = 120  # a flood beyond this is refused
-    sync_batch: int = 100  # listens per message to the trainer
-    sync_in_flight: int = 4  # batches sent and not yet acknowledged
-    sync_ack_timeout_s: float = 30.0  # then the batch is sent again
+    host: str | None = setting(None, "the broker; unset: the speaker runs without MQTT")
+    port: int = setting(1883, "the broker port (8883 is usual with TLS)", lo=1, hi=65535)
+    device_id: str | None = setting(
+        None, "this speaker's name in topics and its client id (1-64 letters, digits, -, _);"
+        " default: the host name")
+    base_topic: str = setting("moodspeaker", "topics live under base_topic/device_id/")
+    username: str | None = setting(None, "broker user name")
+    password: str | None = setting(None, "broker password (needs username)")
+    tls_ca: Path | None = setting(
+        None, "TLS: the CA that signed the broker's certificate (the file must exist)")
+    tls_cert: Path | None = setting(None, "a client certificate, when the broker asks for one")
+    tls_key: Path | None = setting(None, "client key for TLS (needs tls_cert)")
+    discovery: bool = setting(True, "announce the speaker for Home Assistant MQTT discovery")
+    discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix")
+    keepalive: int = setting(30, "MQTT keepalive, seconds", lo=5, hi=3600)
+    max_payload_bytes: int = setting(4096, "commands larger than this are refused",
+                                     lo=64, hi=1_000_000)
+    commands_per_minute: int = setting(120, "a flood beyond this is refused", lo=1,
+                                       hi=100_000)
+    sync_batch: int = setting(100, "listens per message to the trainer", lo=1, hi=200)
+    sync_in_flight: int = setting(4, "batches sent and not yet acknowledged", lo=1, hi=100)
+    sync_ack_timeout_s: float = setting(30.0, "then the batch is sent again", lo=1.0,
+                                        hi=3600.0)
 
 
 @dataclass
@@ -175,46 +236,11 @@ class Config:
 
 # --- parsing -------------------------------------------------------------------------
 
-_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "camera.fps": (0.05, 30.0),
-    "camera.width": (16, 4096),
-    "camera.height": (16, 4096),
-    "camera.replay_repeat": (1, 10_000),
-    "camera.retry_initial_s": (0.01, 3600),
-    "camera.retry_max_s": (0.01, 86_400),
-    "camera.debug_snapshots_keep": (1, 10_000),
-    "audio.volume": (0, 100),
-    "audio.startup_volume_cap": (0, 100),
-    "audio.fade_s": (0.0, 30.0),
-    "models.threads": (1, 64),
-    "picker.temperature": (0.01, 100.0),
-    "picker.no_repeat": (0, 100_000),
-    "picker.candidates": (1, 1_000_000),
-    "mood.switch_confidence": (0.0, 1.0),
-    "mood.switch_after_s": (0.0, 3600.0),
-    "mood.first_wait_s": (0.0, 60.0),
-    "learning.skip_within_s": (0.0, 3600.0),
-    "learning.max_adjust": (0.0, 10.0),
-    "learning.shrinkage": (0.0, 1000.0),
-    "resume.max_age_s": (0.0, 10 * 365 * 86_400.0),
-    "resume.rewind_s": (0.0, 600.0),
-    "journal.position_interval_s": (0.2, 3600.0),
-    "mqtt.port": (1, 65535),
-    "mqtt.keepalive": (5, 3600),
-    "mqtt.max_payload_bytes": (64, 1_000_000),
-    "mqtt.commands_per_minute": (1, 100_000),
-    "mqtt.sync_batch": (1, 200),
-    "mqtt.sync_in_flight": (1, 100),
-    "mqtt.sync_ack_timeout_s": (1.0, 3600.0),
-}
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(key: str, value: Any, annotation: str, base: Path) -> Any:
+def _convert(key: str, value: Any, spec: Field, base: Path) -> Any:
     """Coerce one TOML value to the type of its default; raise naming the key."""
+    annotation = str(spec.type)
     optional = "None" in annotation
     if value is None or (optional and value == ""):
         if optional:
@@ -240,7 +266,7 @@ def _convert(key: str, value: Any, annotation: str, base: Path) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
         return value.strip()
-    lo, hi = _RANGES.get(key, (None, None))
+    lo, hi = spec.metadata.get("lo"), spec.metadata.get("hi")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ConfigError(f"{key}: {value} is out of range [{lo}, {hi}]")
     return value
@@ -323,8 +349,7 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> Config:
                 raise ConfigError(
                     f"{name}.{key}: unknown key (known in [{name}]: {', '.join(specs)})"
                 )
-            ann = str(specs[key].type)
-            setattr(target, key, _convert(f"{name}.{key}", value, ann, base))
+            setattr(target, key, _convert(f"{name}.{key}", value, specs[key], base))
     cfg.library.path = cfg.library.path.expanduser()
     cfg.camera.source = _resolve_prefixed(cfg.camera.source, "replay:", base)
     cfg.audio.output = _resolve_prefixed(cfg.audio.output, "file:", base)

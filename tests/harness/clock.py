@@ -1,0 +1,65 @@
+"""A test clock and a driver that runs the speaker loop on it, with no real waiting.
+
+With ``FakePlayer`` (``device.playback.fake``) on the same clock, a minute of listening
+runs in milliseconds: the loop's own ``step`` and inbox handling are exactly the ones the
+service runs; only ``Speaker.run``'s wait between ticks is replaced by advancing the clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from device.loop.context import Clock
+from device.loop.speaker import Speaker
+
+EPOCH = 1_780_000_000.0  # the fake wall clock's start (a fixed date in 2026)
+
+
+class FakeClock:
+    def __init__(self, start: float = 1000.0):
+        self.t = start
+        self._start = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return EPOCH + (self.t - self._start)
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+    def loop_clock(self) -> Clock:
+        return Clock(monotonic=self, wall=self.wall)
+
+
+def drive(speaker: Speaker, clock: FakeClock, seconds: float, *,
+          at: dict[float, Callable[[], object]] | None = None,
+          until: Callable[[], bool] | None = None, real_pause_s: float = 0.0,
+          shutdown: bool = True) -> None:
+    """Run ``speaker`` for ``seconds`` of test-clock time, as ``Speaker.run`` would.
+
+    ``at``: actions to take once the test clock has reached a time (seconds from the
+    start), e.g. ``{2.0: lambda: speaker.command("next")}``. ``until``: stop early once it
+    is true. ``real_pause_s``: really sleep this long per tick, for tests that wait on a
+    background job's thread.
+    """
+    pending = sorted((at or {}).items())
+    t0 = clock()
+    speaker.start()
+    try:
+        while clock() - t0 < seconds:
+            while pending and clock() - t0 >= pending[0][0]:
+                pending.pop(0)[1]()
+            speaker.handle_pending()
+            speaker.step()
+            if until is not None and until():
+                break
+            if real_pause_s:
+                time.sleep(real_pause_s)
+            speaker.handle_pending()
+            clock.advance(speaker.tick_seconds())
+    finally:
+        if shutdown:
+            speaker.shutdown()
