@@ -20,9 +20,8 @@ from pathlib import Path
 
 from device.shared.commands import Reload
 from device.shared.errors import UserError
-from device.shared.manifest import load_manifest
+from device.shared.manifest import MANIFEST_NAME, load_manifest
 from device.shared.mqtt_protocol import (
-    MANIFEST,
     MODEL_FILES,
     Begin,
     ProtocolError,
@@ -143,9 +142,9 @@ class ModelReceiver:
 
     def _install(self, transfer: str, files: dict[str, bytes]) -> None:
         try:
-            json.loads(files[MANIFEST])
+            json.loads(files[MANIFEST_NAME])
         except ValueError as exc:
-            self._refuse(transfer, f"{MANIFEST}: not JSON: {exc}")
+            self._refuse(transfer, f"{MANIFEST_NAME}: not JSON: {exc}")
             return
         try:
             installed = self.store.install(files, self.check)

@@ -13,7 +13,7 @@ from device.music.library import LibraryIndex
 from device.music.music_fit import MoodFit, mood_fit_from_listens
 from device.music.picker import Picker
 from device.shared.genres import GENRES
-from device.shared.manifest import load_manifest
+from device.shared.manifest import MANIFEST_NAME, load_manifest
 from device.shared.music_mood import MusicMoodModel, load_music_mood
 from device.shared.taste import load_taste
 from device.system.config import Config
@@ -37,7 +37,7 @@ class FlatTaste:
 def load_taste_or_flat(models_dir: Path):
     """The taste artifact; a flat table (with a warning) only if none is shipped at all.
     A taste artifact that is present but broken is an error, never silently replaced."""
-    manifest = load_manifest(models_dir) if (Path(models_dir) / "manifest.json").exists() else None
+    manifest = load_manifest(models_dir) if (Path(models_dir) / MANIFEST_NAME).exists() else None
     if manifest is None or manifest.taste is None:
         log.warning("%s: no taste model; every genre scores 5/10", models_dir)
         return FlatTaste(GENRES)
@@ -51,7 +51,7 @@ def learning_rule(cfg: Config) -> LearningRule:
 def load_mood_model(models_dir: Path) -> MusicMoodModel | None:
     """The music-mood model, or None (with a warning) when none is shipped; a broken one
     is refused (``ManifestError``), never silently skipped."""
-    if not (Path(models_dir) / "manifest.json").exists():
+    if not (Path(models_dir) / MANIFEST_NAME).exists():
         log.warning("%s: no manifest; tracks get no mood scores", models_dir)
         return None
     model = load_music_mood(models_dir)

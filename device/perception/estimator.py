@@ -10,7 +10,8 @@ import numpy as np
 from device.perception.detector import DetectorConfig, HaarFaceDetector
 from device.shared.fer_classifier import FerClassifier
 from device.shared.fer_input import Box, crop_face, to_gray, to_input
-from device.shared.manifest import MOODS, FerSpec, ManifestError, load_manifest
+from device.shared.manifest import FerSpec, ManifestError, load_manifest
+from device.shared.moods import MOODS
 
 
 @dataclass

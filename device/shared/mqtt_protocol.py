@@ -5,8 +5,9 @@ and the tests all build and check the same bytes. Every decoder validates what i
 raises :class:`ProtocolError` with a message naming the field at fault: payloads are data
 from the network, never trusted, never paths or shell.
 
-All topics live under ``<base_topic>/<device_id>`` (base ``moodspeaker``). The README
-section "MQTT" documents every topic and payload; keep the two in step.
+All topics live under ``<base_topic>/<device_id>`` (base ``moodspeaker``). docs/mqtt.md
+("Topics", "The listening-log sync", "Model delivery") documents every topic and payload;
+keep the two in step.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from device.shared.commands import COMMAND_NAMES
 from device.shared.listens import END_REASONS
+from device.shared.manifest import MANIFEST_NAME
 from device.shared.moods import MOODS, UNKNOWN
 
 VERSION = 1
@@ -38,9 +40,8 @@ MAX_TEXT = 4096  # one text field of a listen row
 # The model files a transfer may carry; the manifest may declare more (see
 # allowed_model_files). Extend this tuple when a new artifact ships with the product.
 MODEL_FILES: tuple[str, ...] = (
-    "manifest.json", "fer_int8.tflite", "taste.npz", "music_mood.npz",
+    MANIFEST_NAME, "fer_int8.tflite", "taste.npz", "music_mood.npz",
 )
-MANIFEST = "manifest.json"
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 class ProtocolError(ValueError):
@@ -223,8 +224,9 @@ class ListenBatch:
 
 
 def encode_listens(device: str, batch: str, rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """One batch of closed listens (journal columns + ``seq``), at most MAX_BATCH rows."""
-    rows = [check_listen(r) for r in rows]
+    """One batch of closed listens, at most MAX_BATCH rows, each already checked with
+    ``check_listen`` by the sender (which drops a bad row alone, not its batch)."""
+    rows = list(rows)
     if not rows or len(rows) > MAX_BATCH:
         raise ProtocolError(f"a listens batch holds 1-{MAX_BATCH} rows, not {len(rows)}")
     return _dump({"v": VERSION, "device": check_device_id(device),
@@ -411,8 +413,8 @@ def _check_begin(begin: Begin, allowed: tuple[str, ...] | None) -> None:
     names = [f.name for f in begin.files]
     if len(set(names)) != len(names):
         raise ProtocolError(f"models/begin: a file is named twice in {names}")
-    if MANIFEST not in names:
-        raise ProtocolError(f"models/begin: {MANIFEST} is not among the files {names}")
+    if MANIFEST_NAME not in names:
+        raise ProtocolError(f"models/begin: {MANIFEST_NAME} is not among the files {names}")
     for f in begin.files:
         check_file_name(f.name)
         if allowed is not None and f.name not in allowed:

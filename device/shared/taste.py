@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from device.shared.genres import DISPLAY_NAMES, GENRES
-from device.shared.manifest import MOODS, ManifestError, load_manifest, verify_file
+from device.shared.manifest import ManifestError, load_manifest, verify_file
+from device.shared.moods import MOODS, UNKNOWN
 
 __all__ = ["MOODS", "TasteModel", "load_taste", "validate_taste_arrays"]
 
@@ -72,15 +73,14 @@ class TasteModel:
         return user is not None and user in self._user_pos
 
     def _table(self, user: str | None) -> np.ndarray:
-        if self.knows(user):
-            return self.preferences[self._user_pos[user]]
-        return self.prior
+        pos = None if user is None else self._user_pos.get(user)
+        return self.prior if pos is None else self.preferences[pos]
 
     def _row(self, user: str | None, mood: str) -> np.ndarray:
         table = self._table(user)
         if mood in self.moods:
             return table[self.moods.index(mood)]
-        if mood == "unknown":
+        if mood == UNKNOWN:
             return table.mean(axis=0)
         raise ValueError(f"unknown mood {mood!r}; expected one of {self.moods} or 'unknown'")
 
@@ -100,9 +100,9 @@ class TasteModel:
         user relative to their mood average, so scores stay comparable across genres.
         """
         index = self.track_index
-        if index is None or not self.knows(user):
+        u = None if user is None else self._user_pos.get(user)
+        if index is None or u is None:
             return {}
-        u = self._user_pos[user]
         lo, hi = index.rating_indptr[u], index.rating_indptr[u + 1]
         own = index.rating_tracks[lo:hi].tolist(), index.rating_values[lo:hi].tolist()
         rated = dict(zip(*own, strict=True))

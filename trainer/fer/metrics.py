@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 
 #: The faces the 4-mood accuracy is measured on: FER2013 label -> true mood.
 MOOD_OF_TRUE_LABEL = {"angry": "angry", "happy": "happy", "sad": "sad", "neutral": "neutral"}

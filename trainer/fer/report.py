@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 
 from .metrics import FerMetrics
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from device.shared.errors import UserError
+from device.shared.manifest import MANIFEST_NAME
 from device.shared.mqtt_client import MqttSettings, connect, make_client
 from device.shared.mqtt_protocol import (
     BASE_TOPIC,
     DEFAULT_CHUNK_BYTES,
-    MANIFEST,
     MAX_CHUNK_BYTES,
     Begin,
     FileSpec,
@@ -60,7 +60,7 @@ class Delivery:
 def plan(models: Path, files: Sequence[str] | None = None,
          chunk_size: int = DEFAULT_CHUNK_BYTES) -> Delivery:
     """The transfer for ``files`` (default: every file the manifest names) + manifest.json."""
-    manifest_path = models / MANIFEST
+    manifest_path = models / MANIFEST_NAME
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -78,7 +78,7 @@ def plan(models: Path, files: Sequence[str] | None = None,
         raise PublishError(f"{manifest_path}: {exc}") from None
     declared = {s["file"]: s for s in manifest.values() if isinstance(s, dict) and "file" in s}
     chosen = list(declared) if not files else list(dict.fromkeys(files))
-    chosen = [n for n in chosen if n != MANIFEST]
+    chosen = [n for n in chosen if n != MANIFEST_NAME]
     if not chosen:
         raise PublishError(f"{manifest_path}: names no model file to send")
     specs = [_spec(manifest_path, chunk_size)]
@@ -142,7 +142,7 @@ class _Answer:
                 self.online.clear()
             return
         try:
-            result = decode_result(msg.payload)
+            result = decode_result(bytes(msg.payload))
         except ProtocolError as exc:
             log.warning("publish: %s: malformed result ignored: %s", msg.topic, exc)
             return

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 
 from .export import TasteArtifact
 from .importers import Imported
@@ -34,7 +34,7 @@ SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 # unsure post adds little unless the listening around it sides with one mood. Without it,
 # a post counts from the classifier's own threshold. Both chosen on validation simulations
 # only (users posting SMP2020's eval splits, 200 users, seeds 1-3, `bench/post_mood.py
-# --thresholds`); README "Post mood" has the figures.
+# --thresholds`); docs/post-mood.md, "In the pipeline", has the figures.
 PIPELINE_MIN_CONFIDENCE = 0.0
 
 
@@ -68,7 +68,9 @@ def classify_each(posts: list[Post], min_confidence: float | None) -> list[MoodR
 
 
 def mood_posts_of(posts: list[Post], results: list[MoodResult]) -> tuple[list[MoodPost], dict]:
-    labelled, unclear, languages = [], 0, {}
+    labelled: list[MoodPost] = []
+    unclear = 0
+    languages: dict[str, int] = {}
     for post, result in zip(posts, results, strict=True):
         languages[result.language] = languages.get(result.language, 0) + 1
         if result.mood is None:

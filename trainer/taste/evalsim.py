@@ -19,12 +19,12 @@ from scipy.stats import rankdata
 
 from device.shared.errors import UserError
 from device.shared.genres import GENRES, GenreMapper
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 
 from .build import BuildConfig, build_artifact, classify_posts
-from .evaluate import Ratings
 from .importers import read_listens, read_posts
-from .preferences import play_weights
+from .preferences import play_weights, preferences
+from .ratings import Ratings
 from .records import ImportReport, Listen, MoodPost
 
 
@@ -93,8 +93,6 @@ def simulated_ratings(data: Path, cfg: BuildConfig | None = None) -> SimulatedSe
         orc = build_artifact(true_posts, listens, replace(cfg, relabel=False), {})
         o_pos = {str(u): i for i, u in enumerate(orc.arrays["users"])}
         oracle = orc.arrays["preferences"][[o_pos[u] for u in users]]
-    from .preferences import preferences
-
     tensor = preferences(
         mood_posts, listens, cfg.window_min, cfg.normalise, relabel_moods=cfg.relabel
     )

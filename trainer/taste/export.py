@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from device.shared.genres import GENRES
-from device.shared.manifest import MOODS, file_sha256, write_entry
+from device.shared.manifest import file_sha256, write_entry
+from device.shared.moods import MOODS
 from device.shared.taste import FORMAT, validate_taste_arrays
 
 FILE_NAME = "taste.npz"
@@ -36,7 +37,8 @@ def export(artifact: TasteArtifact, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FILE_NAME
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    # numpy's stub lets a **dict meet allow_pickle: bool as well as **kwds
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     tmp = path.with_suffix(".npz.tmp")
     tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)

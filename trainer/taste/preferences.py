@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from device.shared.genres import GENRES
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 
 from .records import Listen, MoodPost
 
@@ -185,8 +185,8 @@ def preferences(
     if users is None:
         users = tuple(sorted({x.user for x in listens} | {p.user for p in posts}))
     shape = (len(users), len(MOODS), len(GENRES))
-    sums = np.zeros(shape)
-    counts = np.zeros(shape)
+    sums: np.ndarray = np.zeros(shape)
+    counts: np.ndarray = np.zeros(shape)
     if users and listens and posts:
         pairs = _pairs(posts, listens, users, window_min * 60.0)
         post, play, weight = pairs.post, pairs.play, pairs.weight

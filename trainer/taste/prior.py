@@ -52,7 +52,9 @@ import numpy as np
 
 from device.shared.errors import UserError
 from device.shared.genres import GENRES, GenreMapper
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
+
+from .export import TasteArtifact
 
 SOURCES = ("incarmusic", "emotify", "mumr")
 INCAR_MOODS = {"happy": "happy", "sad": "sad", "active": "happy", "lazy": "neutral"}
@@ -266,8 +268,6 @@ def fit_prior(sources: list[Rows], k: float = 20.0) -> Prior:
 
 def prior_artifact(prior: Prior):
     """A users-free taste artifact: the prior is every listener's table."""
-    from .export import TasteArtifact
-
     E, G = len(MOODS), len(GENRES)
     arrays = {
         "users": np.array([], dtype=str),

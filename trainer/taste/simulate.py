@@ -20,7 +20,7 @@ import numpy as np
 
 from device.shared.errors import UserError
 from device.shared.genres import GENRES
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 
 from .importers import parse_time
 from .mood.corpora import LabelledPost, read_corpus
@@ -63,7 +63,8 @@ def session_gaps(lastfm_dir: Path) -> np.ndarray:
                         times.setdefault(row[0], []).append(parse_time(row[1]))
                     except ValueError:
                         continue
-    gaps = np.concatenate([np.diff(sorted(t)) for t in times.values() if len(t) > 1] or [[]])
+    gaps = np.concatenate([np.diff(sorted(t)) for t in times.values() if len(t) > 1]
+                          or [np.zeros(0)])
     gaps = gaps[(gaps > 30) & (gaps < 1800)]
     if gaps.size == 0:
         raise UserError(f"{lastfm_dir}: no Last.fm-1K listening sessions found")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from device.shared.errors import UserError
+from device.shared.manifest import MANIFEST_NAME
 from device.system.install.target import SERVICE_NAME, Target, user_exists, user_groups
 
 Command = tuple[str, ...]
@@ -99,7 +100,7 @@ def source_digest(source: Path) -> str:
 
 def model_files(source: Path) -> list[str]:
     """manifest.json and every artifact it names (nothing else from models/)."""
-    manifest = source / "models" / "manifest.json"
+    manifest = source / "models" / MANIFEST_NAME
     try:
         raw = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -109,7 +110,7 @@ def model_files(source: Path) -> list[str]:
     missing = [n for n in names if not (source / "models" / n).is_file()]
     if missing:
         raise UserError(f"{manifest}: names {', '.join(missing)}, not in the checkout")
-    return ["manifest.json", *names]
+    return [MANIFEST_NAME, *names]
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -124,6 +125,7 @@ def render_unit(target: Target) -> str:
     replacements = {
         "/opt/moodspeaker/venv": str(target.venv),
         "/opt/moodspeaker/models": str(target.models_dir),
+        "/opt/moodspeaker/docs": str(target.docs_dir),
         "/etc/moodspeaker/config.toml": str(target.config_file),
         "SupplementaryGroups=audio video render":
             "SupplementaryGroups=" + " ".join(target.existing_groups()),
@@ -152,17 +154,21 @@ def _write(target: Target, path: PurePosixPath, text: str, mode: int, group: str
     return action
 
 
+def _copy_into(src_dir: Path, dest: Path, names: list[str]) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = src_dir / name
+        if not _same_file(src, dest / name):
+            tmp = dest / (name + ".tmp")
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest / name)
+
+
 def _copy_models(target: Target) -> Callable[[], None]:
     def action() -> None:
-        dest = target.at(target.models_dir)
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in model_files(target.source):
-            src = target.source / "models" / name
-            if not _same_file(src, dest / name):
-                tmp = dest / (name + ".tmp")
-                shutil.copyfile(src, tmp)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, dest / name)
+        _copy_into(target.source / "models", target.at(target.models_dir),
+                   model_files(target.source))
         (target.at(target.prefix) / MARKER).write_text("made by moodspeaker install\n")
     return action
 
@@ -171,6 +177,22 @@ def _models_current(target: Target) -> bool:
     dest = target.at(target.models_dir)
     return all(_same_file(target.source / "models" / name, dest / name)
                for name in model_files(target.source))
+
+
+def doc_files(source: Path) -> list[str]:
+    """The reference pages (docs/*.md); the unit's Documentation= names install.md."""
+    return sorted(p.name for p in (source / "docs").glob("*.md"))
+
+
+def _copy_docs(target: Target) -> Callable[[], None]:
+    return lambda: _copy_into(target.source / "docs", target.at(target.docs_dir),
+                              doc_files(target.source))
+
+
+def _docs_current(target: Target) -> bool:
+    dest = target.at(target.docs_dir)
+    return all(_same_file(target.source / "docs" / name, dest / name)
+               for name in doc_files(target.source))
 
 
 def _venv_ready(target: Target) -> bool:
@@ -190,7 +212,10 @@ def _installed_current(target: Target) -> bool:
 
 
 def _write_stamp(target: Target) -> Callable[[], None]:
-    return lambda: _stamp(target).write_text(source_digest(target.source) + "\n")
+    def write() -> None:
+        _stamp(target).write_text(source_digest(target.source) + "\n")
+
+    return write
 
 
 # ---------------------------------------------------------------- the plans
@@ -264,6 +289,11 @@ def install_steps(target: Target) -> list[Step]:
         commands=restart, if_changed=restart,
         done=lambda: _running_since(SERVICE_NAME, t.at(t.config_file)), machine=True,
     ))
+    # last: new pages alone are no reason to restart the service
+    steps.append(Step(
+        f"docs in {t.docs_dir}", action=_copy_docs(t), done=lambda: _docs_current(t),
+        what="copy docs/*.md (the unit's Documentation= points at install.md)",
+    ))
     return steps
 
 
@@ -279,7 +309,7 @@ def uninstall_steps(target: Target, *, purge: bool) -> list[Step]:
              done=lambda: not t.at(t.unit_file).exists(), what="delete the unit file"),
         Step("systemd reloads its units", commands=(("systemctl", "daemon-reload"),),
              machine=True, only_if_changed=True),
-        Step(f"{t.prefix} removed (virtual environment and models)",
+        Step(f"{t.prefix} removed (virtual environment, models and docs)",
              action=lambda: shutil.rmtree(prefix),
              done=lambda: not (prefix / MARKER).is_file(),
              what=f"delete {t.prefix} (only if moodspeaker install made it)"),
