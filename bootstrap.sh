@@ -4,7 +4,7 @@
 #   bash bootstrap.sh run [ARGS]   the speaker: `moodspeaker run` when a config exists
 #                                  (/etc/moodspeaker/config.toml or --config), else the
 #                                  demo on bundled faces and a generated library
-#   bash bootstrap.sh test [ARGS]  ruff + the whole test suite (what CI runs)
+#   bash bootstrap.sh test [ARGS]  ruff + mypy + the whole test suite (what CI runs)
 #   bash bootstrap.sh bench        the benchmarks in bench/, side by side
 #
 # System packages come from apt (as root or with sudo; otherwise the exact command is
@@ -90,6 +90,7 @@ case $mode in
     make_venv .venv-tflite "tflite-runtime-2.14" "tflite-runtime==2.14.0" "numpy<2" \
       "opencv-python-headless>=4.8,<5"
     .venv/bin/ruff check .
+    .venv/bin/mypy device trainer
     export MOODSPEAKER_TFLITE_RUNTIME_PYTHON="$PWD/.venv-tflite/bin/python"
     exec .venv/bin/python -m pytest -q "$@"
     ;;

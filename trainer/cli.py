@@ -1,4 +1,5 @@
-"""``moodspeaker-train``: the desktop trainer. Each area registers its own subcommands."""
+"""``moodspeaker-train``: the desktop trainer. Each area registers its own subcommands (its
+``cli`` module: the arguments only; each handler is imported when its subcommand runs)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,16 @@ import argparse
 import sys
 
 from device.shared import clirunner
-
-COMMAND_MODULES: tuple[str, ...] = (
-    "trainer.fer.cli",
-    "trainer.taste.cli",
-    "trainer.sync.cli",
-    "trainer.music_mood.cli",
-)
+from trainer.fer import cli as fer_cli
+from trainer.music_mood import cli as music_mood_cli
+from trainer.sync import cli as sync_cli
+from trainer.taste import cli as taste_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     return clirunner.build_parser(
-        "moodspeaker-train", "Train Moodspeaker's models and export them.", COMMAND_MODULES
+        "moodspeaker-train", "Train Moodspeaker's models and export them.",
+        (fer_cli.register, taste_cli.register, sync_cli.register, music_mood_cli.register),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from device.shared.manifest import load_manifest
+from device.system.app import serve
+from device.system.demo import demo_config, make_library
+from device.system.status import count
+
 
 def cmd_demo(args) -> int:
-    from device.system.app import serve
-    from device.system.demo import demo_config, make_library
-    from device.system.status import count
-
     tmp = None
     if args.state_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="moodspeaker-demo-")
@@ -41,21 +42,8 @@ def cmd_demo(args) -> int:
 
 def _flat_taste(models_dir: Path) -> bool:
     """Whether the taste artifact is the committed placeholder (says so in its manifest)."""
-    from device.shared.manifest import load_manifest
-
     try:
         taste = load_manifest(models_dir).taste
     except Exception:  # the speaker itself reports a broken manifest, with its reason
         return False
     return taste is None or str(taste.extra.get("source", "")).startswith("flat")
-
-
-def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the speaker on bundled faces and generated music")
-    p.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
-    p.add_argument("--sound", action="store_true", help="play on the default audio device")
-    p.add_argument("--wav", type=Path, default=None, help="write the audio to this WAV file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="keep library, index and journal here (default: a temporary folder)")
-    p.add_argument("--models", type=Path, default=None, help="models folder (default: shipped)")
-    p.set_defaults(handler=cmd_demo)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict
-from pathlib import Path
 
-from device.shared.clirunner import positive_int
+from device.shared.errors import UserError
+from device.storage.journal import Journal
+from device.system.config import load_config
 
 
 def _when(ts: float | None) -> str:
@@ -17,10 +18,6 @@ def _when(ts: float | None) -> str:
 
 
 def cmd_tail(args) -> int:
-    from device.shared.errors import UserError
-    from device.storage.journal import Journal
-    from device.system.config import load_config
-
     cfg = load_config(args.config)
     if args.state_dir is not None:
         cfg.state.dir = args.state_dir
@@ -38,14 +35,3 @@ def cmd_tail(args) -> int:
               f"{(r.genre or '-'):9s} {r.position_s:6.1f}/{dur:>4s} s  "
               f"{(r.end_reason or 'playing'):11s} {r.track_id}")
     return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("journal", help="the listening journal")
-    jsub = p.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
-    q = jsub.add_parser("tail", help="show the latest listens")
-    q.add_argument("-n", type=positive_int, default=20, help="how many (default 20)")
-    q.add_argument("--json", action="store_true", help="one JSON object per listen")
-    q.add_argument("--config", type=Path, default=None)
-    q.add_argument("--state-dir", type=Path, default=None)
-    q.set_defaults(handler=cmd_tail)

@@ -4,12 +4,14 @@ track's valence and arousal from its audio), summarise the index, or list its tr
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from device.music.library import LibraryIndex, scan_library
+from device.music.library.scoring import score_library
+from device.music.picker_setup import load_mood_model
+from device.system.config import load_config
 
 
 def _config(args):
-    from device.system.config import load_config
-
     cfg = load_config(args.config)
     if args.path is not None:
         cfg.library.path = args.path
@@ -19,10 +21,6 @@ def _config(args):
 
 
 def cmd_scan(args) -> int:
-    from device.music.library import LibraryIndex, scan_library
-    from device.music.library.scoring import score_library
-    from device.music.picker_setup import load_mood_model
-
     cfg = _config(args)
     model = None if args.no_mood else load_mood_model(cfg.models.dir)
     with LibraryIndex(cfg.library_index_path) as index:
@@ -38,8 +36,6 @@ def cmd_scan(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from device.music.library import LibraryIndex
-
     cfg = _config(args)
     with LibraryIndex(cfg.library_index_path) as index:
         stats = index.stats()
@@ -67,8 +63,6 @@ def _progress(state) -> None:
 
 
 def cmd_list(args) -> int:
-    from device.music.library import LibraryIndex
-
     cfg = _config(args)
     with LibraryIndex(cfg.library_index_path) as index:
         rows = index.rows(playable_only=not args.all)
@@ -80,26 +74,3 @@ def cmd_list(args) -> int:
                   else f"{row['valence']:+.2f} {row['arousal']:+.2f}")
             print(f"{row['genre'] or '-':10s} {va}  {row['track_id']}")
     return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("library", help="scan the music folder or show the index")
-    lsub = p.add_subparsers(dest="library_command", required=True, metavar="ACTION")
-    for name, handler, help_ in (("scan", cmd_scan, "index new and changed files"),
-                                 ("stats", cmd_stats, "tracks per genre, unmapped, broken"),
-                                 ("list", cmd_list, "one line per track: genre, valence,"
-                                                    " arousal")):
-        q = lsub.add_parser(name, help=help_)
-        q.add_argument("--config", type=Path, default=None)
-        q.add_argument("--path", type=Path, default=None, help="override [library] path")
-        q.add_argument("--state-dir", type=Path, default=None, help="override [state] dir")
-        if name == "stats":
-            q.add_argument("--json", action="store_true")
-        if name == "list":
-            q.add_argument("--json", action="store_true", help="one JSON object per line")
-            q.add_argument("--all", action="store_true", help="unmapped tracks too")
-        if name == "scan":
-            q.add_argument("--no-mood", action="store_true",
-                           help="tags only: no valence/arousal from the audio")
-            q.add_argument("--progress", action="store_true", help="print scoring progress")
-        q.set_defaults(handler=handler)

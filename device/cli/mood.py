@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from device.shared.paths import default_models_dir
+from device.perception.estimator import MoodEstimator
 
 
 def _face_dict(face) -> dict:
@@ -35,8 +34,6 @@ def _print_text(path: str, analysis) -> None:
 def cmd_mood(args) -> int:
     import cv2
 
-    from device.perception.estimator import MoodEstimator
-
     estimator = MoodEstimator.from_models_dir(args.models, threads=1, runtime=args.runtime)
     failures = 0
     for path in args.images:
@@ -62,13 +59,3 @@ def cmd_mood(args) -> int:
         else:
             _print_text(path, analysis)
     return 1 if failures else 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("mood", help="faces and mood in still images")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--json", action="store_true", help="one JSON object per image")
-    p.add_argument("--models", type=Path, default=default_models_dir(),
-                   help="models directory with manifest.json (default: %(default)s)")
-    p.add_argument("--runtime", help="TFLite runtime: ai_edge_litert, tflite_runtime, tensorflow")
-    p.set_defaults(handler=cmd_mood)

@@ -12,18 +12,16 @@ journal is only read, and only if it exists.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from device.shared.moods import MOODS, UNKNOWN
+from device.music.library import LibraryIndex
+from device.music.picker import spread_draws
+from device.music.picker_setup import load_taste_or_flat, make_picker
+from device.shared.errors import UserError
+from device.storage.journal import Journal
+from device.system.config import load_config
 
 
 def pick_rows(cfg, mood: str, count: int, *, user: str, seed: int | None) -> list[dict]:
-    from device.music.library import LibraryIndex
-    from device.music.picker import spread_draws
-    from device.music.picker_setup import load_taste_or_flat, make_picker
-    from device.shared.errors import UserError
-    from device.storage.journal import Journal
-
     if not cfg.library_index_path.exists():
         raise UserError(f"{cfg.library_index_path}: no library index yet "
                         "(run moodspeaker library scan)")
@@ -60,8 +58,6 @@ def pick_rows(cfg, mood: str, count: int, *, user: str, seed: int | None) -> lis
 
 
 def cmd_pick(args) -> int:
-    from device.system.config import load_config
-
     cfg = load_config(args.config)
     if args.state_dir is not None:
         cfg.state.dir = args.state_dir
@@ -78,29 +74,3 @@ def cmd_pick(args) -> int:
               else f" [v {row['valence']:+.2f} a {row['arousal']:+.2f}]")
         print(f"{row['track_id']}{va}: {row['explanation']}")
     return 0
-
-
-def _count(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= n <= 100_000:
-        raise argparse.ArgumentTypeError(f"--count must be 1-100000, not {n}")
-    return n
-
-
-def register(sub) -> None:
-    p = sub.add_parser("pick", help="what would it play in this mood? (plays nothing)")
-    p.add_argument("--config", type=Path, default=None)
-    p.add_argument("--mood", required=True, choices=(*MOODS, UNKNOWN))
-    p.add_argument("--count", type=_count, default=1,
-                   help="picks, each as the first of a session (default 1)")
-    p.add_argument("--user", default=None, help="listener (default: [user] active)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default [picker])")
-    p.add_argument("--json", action="store_true", help="one JSON object per pick, per line")
-    p.add_argument("--state-dir", type=Path, default=None, help="override [state] dir")
-    p.add_argument("--models-dir", type=Path, default=None, help="override [models] dir")
-    p.set_defaults(handler=cmd_pick)

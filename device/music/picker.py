@@ -42,6 +42,7 @@ from device.music.learning import FeedbackTable
 from device.music.library import Track
 from device.music.library.index import Scored
 from device.music.music_fit import MoodFit, Target, expected_fit, fit
+from device.shared.genres import DISPLAY_NAMES
 from device.shared.moods import UNKNOWN
 
 
@@ -82,10 +83,6 @@ class Pick:
 
 
 def _display(genre: str) -> str:
-    try:
-        from device.shared.genres import DISPLAY_NAMES
-    except ImportError:  # pragma: no cover
-        return genre
     return DISPLAY_NAMES.get(genre, genre)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import cv2.data  # the bundled cascades' folder (opencv's stubs need it imported)
 import numpy as np
 
 from device.shared.fer_input import Box

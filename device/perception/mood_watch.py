@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from device.perception.camera import CameraError, FrameSource
@@ -166,8 +167,6 @@ class MoodWatcher:
 
     def _snapshot(self, frame) -> None:
         """Debug snapshots: only when the owner enabled them; a small rotating set."""
-        import cv2
-
         assert self.snapshot_dir is not None
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(self.snapshot_dir / f"frame-{self.frames % self.snapshot_keep:04d}.jpg"),

@@ -45,8 +45,10 @@ class MoodSmoother:
 
     @property
     def current(self) -> MoodEstimate:
-        conf = float(self._avg[MOODS.index(self._mood)]) if self._mood in MOODS else 0.0
-        return MoodEstimate(self._mood, conf, self._since)
+        avg = self._avg
+        if avg is None or self._mood not in MOODS:
+            return MoodEstimate(self._mood, 0.0, self._since)
+        return MoodEstimate(self._mood, float(avg[MOODS.index(self._mood)]), self._since)
 
     def update(self, face, now: float) -> MoodEstimate:
         """Feed one frame's main face (anything with ``mood_probs``) or None."""

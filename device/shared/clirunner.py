@@ -7,7 +7,7 @@ import importlib
 import importlib.metadata
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from device.shared.errors import UserError
 
@@ -31,16 +31,36 @@ def positive_int(text: str) -> int:
     return value
 
 
-def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
-    """A parser whose subcommands come from each module's ``register(subparsers)``."""
+Subparsers = argparse._SubParsersAction
+Register = Callable[[Subparsers], None]
+
+
+def build_parser(prog: str, description: str,
+                 registers: Sequence[Register]) -> argparse.ArgumentParser:
+    """A parser whose subcommands each ``register(subparsers)`` adds. They add only the
+    arguments, and name each handler as ``"module:function"`` (see ``resolve``)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in modules:
-        importlib.import_module(name).register(sub)
+    for register in registers:
+        register(sub)
     return parser
+
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+
+def resolve(handler: Handler | str) -> Handler:
+    """A subcommand's handler: a function, or ``"package.module:function"``, imported only
+    when that subcommand runs, so that listing the commands (``--help``) or running one
+    loads none of the others' dependencies (TensorFlow, the whole speaker)."""
+    if not isinstance(handler, str):
+        return handler
+    module, _, name = handler.partition(":")
+    function: Handler = getattr(importlib.import_module(module), name)
+    return function
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
@@ -51,7 +71,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.handler(args) or 0)
+        return int(resolve(args.handler)(args) or 0)
     except UserError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

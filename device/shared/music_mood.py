@@ -114,12 +114,20 @@ def load_music_mood(models_dir: str | Path) -> MusicMoodModel | None:
 
 
 class _Weights(Protocol):
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
-    trees: TreeEnsemble | None
-    tree_weight: float
+    """What ``quadrant_probabilities`` reads (read-only: frozen dataclasses qualify)."""
+
+    @property
+    def mean(self) -> np.ndarray: ...
+    @property
+    def scale(self) -> np.ndarray: ...
+    @property
+    def coef(self) -> np.ndarray: ...
+    @property
+    def intercept(self) -> np.ndarray: ...
+    @property
+    def trees(self) -> TreeEnsemble | None: ...
+    @property
+    def tree_weight(self) -> float: ...
 
 
 def quadrant_probabilities(model: _Weights, x: np.ndarray) -> np.ndarray:

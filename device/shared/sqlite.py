@@ -11,6 +11,9 @@ import errno
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Literal, TypeVar
+
+IsolationLevel = Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"]  # None: autocommit
 
 LOW_SPACE_BYTES = 1 << 20  # below this, an I/O error is taken for a full disk
 
@@ -20,7 +23,7 @@ class DatabaseDamaged(Exception):
 
 
 def open_db(path: Path, schema: str, *, synchronous: str = "NORMAL",
-            isolation_level: str | None = None) -> sqlite3.Connection:
+            isolation_level: IsolationLevel | None = None) -> sqlite3.Connection:
     """Connect (creating the folder and the schema), in WAL mode, checked for damage.
 
     A connection for one thread at a time, whichever thread that is (the loop may run on
@@ -47,21 +50,29 @@ def open_db(path: Path, schema: str, *, synchronous: str = "NORMAL",
     return db
 
 
+_C = TypeVar("_C", bound="Closing")
 
 
-class SqliteFile:
-    """Base of the objects that own one connection: ``close()`` and ``with`` support."""
+class Closing:
+    """``with`` support for an object that has a ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SqliteFile(Closing):
+    """Base of the objects that own one open connection: ``close()`` and ``with`` support."""
 
     db: sqlite3.Connection
 
     def close(self) -> None:
         self.db.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def disk_full(exc: BaseException, directory: Path) -> bool:

@@ -9,8 +9,10 @@ loader picks the first importable one unless a name is given.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +26,9 @@ RUNTIMES: dict[str, tuple[str, str]] = {
 }
 
 
-def _load_interpreter(name: str):
+def _load_interpreter(name: str) -> Callable[..., Any]:
     module_name, attr_path = RUNTIMES[name]
-    obj = importlib.import_module(module_name)
+    obj: Any = importlib.import_module(module_name)
     for attr in attr_path.split("."):
         try:
             obj = getattr(obj, attr)
@@ -75,7 +77,7 @@ def available_runtimes() -> list[str]:
     return found
 
 
-def _interpreter_class(prefer: str | None):
+def _interpreter_class(prefer: str | None) -> tuple[str, Callable[..., Any]]:
     names = [prefer] if prefer else list(RUNTIMES)
     errors = []
     for name in names:
@@ -90,6 +92,12 @@ def _interpreter_class(prefer: str | None):
         + "; ".join(errors)
         + "); install one: pip install 'moodspeaker[device]' or 'moodspeaker[tflite-runtime]'"
     )
+
+
+def _quantization(detail: dict[str, Any]) -> Quantization:
+    """A tensor's quantization from the interpreter's details of it."""
+    scale, zero_point = detail["quantization"]
+    return Quantization(scale, zero_point, np.dtype(detail["dtype"]))
 
 
 class TFLiteModel:
@@ -112,8 +120,8 @@ class TFLiteModel:
         self._in, self._out = inputs[0], outputs[0]
         self.input_shape = tuple(int(v) for v in self._in["shape"])
         self.output_shape = tuple(int(v) for v in self._out["shape"])
-        self.input_quant = Quantization(*self._in["quantization"], np.dtype(self._in["dtype"]))
-        self.output_quant = Quantization(*self._out["quantization"], np.dtype(self._out["dtype"]))
+        self.input_quant = _quantization(self._in)
+        self.output_quant = _quantization(self._out)
 
     def run(self, real_input: np.ndarray) -> np.ndarray:
         """Quantize a real-valued input with the tensor's own parameters, run, dequantize."""

@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from device.shared.errors import UserError
 from device.shared.listens import END_REASONS, JOURNAL_COLUMNS, Listen
-from device.shared.sqlite import DatabaseDamaged, SqliteFile, disk_full, free_bytes, open_db
+from device.shared.sqlite import Closing, DatabaseDamaged, disk_full, free_bytes, open_db
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -102,7 +102,7 @@ def _row(r: tuple) -> Listen:
     return Listen(**d)
 
 
-class Journal(SqliteFile):
+class Journal(Closing):
     """Owns one SQLite connection: open one Journal per thread (loop, sync, CLI).
 
     A damaged journal is never replaced or repaired behind the owner's back: it holds
@@ -324,7 +324,7 @@ class Journal(SqliteFile):
         """Close listens left open by a crash as ``interrupted`` at their last position.
 
         ``ended_at`` is the last moment we can vouch for: start + played position."""
-        open_rows = self._read(lambda db: [
+        open_rows: list[Listen] = self._read(lambda db: [
             _row(r) for r in db.execute(_SELECT + " WHERE ended_at IS NULL")], [])
         closed = []
         for r in open_rows:
@@ -397,7 +397,7 @@ class Journal(SqliteFile):
 
     def feedback_counts(self, user: str) -> dict[tuple[str, str], tuple[int, int]]:
         """(mood, genre) -> (completed, skipped) for one user."""
-        rows = self._read(lambda db: db.execute(
+        rows: list[tuple[str, str, int, int]] = self._read(lambda db: db.execute(
             "SELECT mood, genre, completed, skipped FROM genre_feedback WHERE user = ?",
             (user,)).fetchall(), [])
         return {(m, g): (c, s) for m, g, c, s in rows}

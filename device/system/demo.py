@@ -54,11 +54,13 @@ def write_tagged_wav(path: Path, samples: np.ndarray, *, title: str, artist: str
         w.writeframes(samples.tobytes())
     audio = WAVE(str(path))
     audio.add_tags()
-    audio.tags.add(TIT2(encoding=3, text=title))
-    audio.tags.add(TPE1(encoding=3, text=artist))
-    audio.tags.add(TALB(encoding=3, text=album))
+    tags = audio.tags
+    assert tags is not None  # add_tags() made them
+    tags.add(TIT2(encoding=3, text=title))
+    tags.add(TPE1(encoding=3, text=artist))
+    tags.add(TALB(encoding=3, text=album))
     if genre:
-        audio.tags.add(TCON(encoding=3, text=genre))
+        tags.add(TCON(encoding=3, text=genre))
     audio.save()
 
 

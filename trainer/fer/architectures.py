@@ -95,4 +95,6 @@ def build(name: str, width: int | None = None) -> keras.Model:
     except KeyError:
         known = ", ".join(sorted(ARCHITECTURES))
         raise UserError(f"unknown architecture {name!r} (known: {known})") from None
-    return factory(width=width) if name == "moodnet" and width else factory()
+    if name == "moodnet" and width:
+        return moodnet(width=width)
+    return factory()

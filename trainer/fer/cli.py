@@ -1,113 +1,12 @@
-"""``moodspeaker-train fer train|export|evaluate``."""
+"""``moodspeaker-train fer train|ablate|export|evaluate``: the arguments (the handlers are
+in ``trainer.fer.commands``)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-from dataclasses import asdict, fields
 from pathlib import Path
 
-from device.shared.errors import UserError
-
-log = logging.getLogger(__name__)
 DEFAULT_CHECKPOINTS = Path.home() / ".cache" / "moodspeaker" / "fer"
-
-
-def _load(path: Path, splits=None):
-    from .dataset import load_fer_csv
-
-    data = load_fer_csv(path, splits)
-    for bad in data.bad_rows[:20]:
-        log.warning("%s: line %d: %s (skipped)", path, bad.line, bad.reason)
-    if len(data.bad_rows) > 20:
-        log.warning("%s: %d more bad rows skipped", path, len(data.bad_rows) - 20)
-    if data.bad_rows:
-        log.warning("%s: %d bad row(s) skipped in all", path, len(data.bad_rows))
-    return data
-
-
-def _train_config(args) -> object:
-    from .train import TrainConfig
-
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-              if getattr(args, f.name, None) is not None}
-    return TrainConfig(**values)
-
-
-def cmd_train(args) -> int:
-    from .export import export
-    from .train import run_lineage, train
-
-    cfg = _train_config(args)
-    data = _load(args.data, ("Training", "PublicTest"))
-    train_split, val = data.split("Training"), data.split("PublicTest")
-    if not len(train_split) or not len(val):
-        raise UserError(f"{args.data}: needs both Training and PublicTest rows")
-    run_dir = args.checkpoint_dir or DEFAULT_CHECKPOINTS / cfg.arch
-    model = train(train_split, val, cfg, run_dir)
-    history, stages = run_lineage(run_dir)
-    entry = export(model, data, args.data, args.out, history, asdict(cfg),
-                   flip_average=args.flip_average, stages=stages)
-    print(json.dumps(entry["metrics"], indent=2))
-    return 0
-
-
-def cmd_ablate(args) -> int:
-    from .ablation import run_ablation
-
-    cfg = _train_config(args)
-    data = _load(args.data, ("Training", "PublicTest"))
-    run_ablation(data.split("Training"), data.split("PublicTest"), cfg, args.out)
-    return 0
-
-
-def cmd_export(args) -> int:
-    import keras
-
-    from . import losses  # noqa: F401  registers the custom loss and metric for loading
-    from .export import export
-    from .train import run_lineage
-
-    if not args.checkpoint.is_file():
-        raise UserError(f"{args.checkpoint}: no such checkpoint")
-    state_path = args.checkpoint.parent / "state.json"
-    cfg = json.loads(state_path.read_text())["config"] if state_path.exists() else {}
-    data = _load(args.data, ("Training", "PublicTest"))
-    model = keras.models.load_model(args.checkpoint, compile=False)
-    history, stages = run_lineage(args.checkpoint.parent)
-    entry = export(model, data, args.data, args.out, history, cfg,
-                   flip_average=args.flip_average, stages=stages)
-    print(json.dumps(entry["metrics"], indent=2))
-    return 0
-
-
-def cmd_evaluate(args) -> int:
-    from device.shared.manifest import ManifestError, load_manifest
-
-    from .export import evaluate_file, fer_spec
-
-    if not args.model.is_file():
-        raise UserError(f"{args.model}: no such model file")
-    spec = fer_spec(args.model)
-    try:
-        manifest = load_manifest(args.model.parent)
-        if manifest.fer is not None and manifest.fer.path.name == args.model.name:
-            spec = manifest.fer
-    except ManifestError:
-        log.info("no manifest beside %s: assuming the default labels and input range", args.model)
-    data = _load(args.data, (args.split,))
-    if not len(data):
-        raise UserError(f"{args.data}: no rows in split {args.split}")
-    metrics = evaluate_file(args.model, data, spec, runtime=args.runtime)
-    result = {"model": str(args.model), "split": args.split, **metrics.to_dict()}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{args.model}: {args.split}: 7-class accuracy {metrics.accuracy:.4f} "
-          f"({metrics.n} faces), 4-mood accuracy {metrics.mood_accuracy:.4f} "
-          f"({metrics.n_mood} faces)")
-    return 0
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
@@ -148,7 +47,7 @@ def _flip_option(p: argparse.ArgumentParser) -> None:
                    help="export without the test-time mirrored view (half the compute)")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     fer = subparsers.add_parser("fer", help="facial-expression model")
     sub = fer.add_subparsers(dest="fer_command", required=True, metavar="COMMAND")
 
@@ -160,20 +59,20 @@ def register(subparsers) -> None:
                    help=f"resumable run directory (default {DEFAULT_CHECKPOINTS}/ARCH)")
     _train_options(p)
     _flip_option(p)
-    p.set_defaults(handler=cmd_train)
+    p.set_defaults(handler="trainer.fer.commands:cmd_train")
 
     p = sub.add_parser("ablate", help="short same-seed runs: FER+ soft labels, balancing")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="run directories and ablation.md")
     _train_options(p)
-    p.set_defaults(handler=cmd_ablate)
+    p.set_defaults(handler="trainer.fer.commands:cmd_ablate")
 
     p = sub.add_parser("export", help="export a Keras checkpoint as int8 TFLite with report")
     p.add_argument("--checkpoint", type=Path, required=True, help="best.keras of a run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     _flip_option(p)
-    p.set_defaults(handler=cmd_export)
+    p.set_defaults(handler="trainer.fer.commands:cmd_export")
 
     p = sub.add_parser("evaluate", help="accuracy of a TFLite model on one split")
     p.add_argument("--model", type=Path, required=True)
@@ -182,4 +81,4 @@ def register(subparsers) -> None:
                                                              "PrivateTest"))
     p.add_argument("--runtime", help="ai_edge_litert, tflite_runtime or tensorflow")
     p.add_argument("--json", type=Path, help="write all metrics here")
-    p.set_defaults(handler=cmd_evaluate)
+    p.set_defaults(handler="trainer.fer.commands:cmd_evaluate")

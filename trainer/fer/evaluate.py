@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from device.shared.fer_classifier import FerClassifier
 from device.shared.fer_input import to_input
@@ -28,10 +30,8 @@ def predict(
     classifier = FerClassifier(spec, threads=threads, runtime=runtime, verify=False)
     side = spec.input_shape[1]
     out = np.zeros((len(data), len(spec.labels)), dtype=np.float32)
-    faces = data.images
+    faces: Iterable[np.ndarray] = data.images
     if progress:
-        from tqdm import tqdm
-
         faces = tqdm(faces, desc=f"evaluate {Path(spec.path).name}", unit="face", leave=False)
     for i, face in enumerate(faces):
         if face.shape[0] != side:

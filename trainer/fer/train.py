@@ -18,8 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from device.shared.errors import UserError
+from device.shared.manifest import mood_matrix
 
+from . import losses  # noqa: F401  registers custom objects the checkpoint may name
+from .architectures import build
 from .dataset import FER_LABELS, FerData, ferplus_distribution, not_a_face
+from .export import DEFAULT_MOODS, logits_model, with_flip_average
+from .losses import MoodAccuracy, MoodAwareLoss
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +166,9 @@ def _distiller(cfg: TrainConfig):
     import keras
     import tensorflow as tf
 
-    from . import losses  # noqa: F401  registers custom objects the checkpoint may name
-    from .export import logits_model, with_flip_average
-
     teachers = [  # each gives the mean logits of face and mirror
         with_flip_average(logits_model(keras.models.load_model(path, compile=False)))
-        for path in cfg.teacher
+        for path in cfg.teacher or ()
     ]
     a, t = cfg.teacher_weight, cfg.teacher_temperature
 
@@ -198,11 +200,6 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
 
 def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
-
-    from device.shared.manifest import mood_matrix
-
-    from .export import DEFAULT_MOODS
-    from .losses import MoodAccuracy, MoodAwareLoss
 
     total = max(cfg.epochs * steps_per_epoch, 1)
     warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
@@ -332,7 +329,8 @@ def run_lineage(run_dir: Path) -> tuple[dict[str, list[float]], list[Stage]]:
         parent = stages[-1]
         if Path(init).name == "last.keras":
             parent.used_epoch = parent.epochs
-        keep = len(history.get("epoch", [])) - parent.epochs + parent.used_epoch
+        used = parent.best_epoch if parent.used_epoch is None else parent.used_epoch
+        keep = len(history.get("epoch", [])) - parent.epochs + used
         history = {k: v[:keep] for k, v in history.items()}
     offset = len(history.get("epoch", []))
     stage.first_epoch = offset + 1
@@ -348,9 +346,6 @@ def run_lineage(run_dir: Path) -> tuple[dict[str, list[float]], list[Stage]]:
 def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Path):
     """Train (or resume) and return the best model by PublicTest accuracy."""
     import keras
-
-    from . import losses  # noqa: F401  registers the custom loss and metric for loading
-    from .architectures import build
 
     if cfg.select_on not in ("accuracy", "mood_accuracy"):
         raise UserError(f"--select-on must be accuracy or mood_accuracy, not {cfg.select_on!r}")

@@ -166,6 +166,7 @@ def load_dataset(root: str | Path, *, cache: Path | None = None, jobs: int = 1,
             else:
                 store.put(clip.path, result)
         store.save()
-    kept = [c for c in clips if store.get(c.path) is not None]
-    features = np.stack([store.get(c.path) for c in kept]).astype(np.float32)
+    found = [(c, store.get(c.path)) for c in clips]
+    kept = [c for c, f in found if f is not None]
+    features = np.stack([f for _, f in found if f is not None]).astype(np.float32)
     return Dataset(kept, features)

@@ -71,7 +71,7 @@ class CvReport:
     auc_sad_calm: list[float] = field(default_factory=list)
     chosen_c: list[float] = field(default_factory=list)
     #: out-of-fold (valence, arousal) probabilities of the first repeat, per clip
-    oof: np.ndarray | None = None
+    oof: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
     @staticmethod
     def _fmt(xs: list[float]) -> str:

@@ -1,52 +1,19 @@
-"""``moodspeaker-train ingest`` and ``moodspeaker-train publish``: the trainer on MQTT."""
+"""``moodspeaker-train ingest`` and ``moodspeaker-train publish``: the trainer on MQTT
+(the arguments; the handlers are in ``trainer.sync.commands``)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import signal
-import threading
 from pathlib import Path
 
-from device.shared.errors import UserError
-from device.shared.mqtt_client import add_connection_args, settings_from_args
-from device.shared.mqtt_protocol import BASE_TOPIC, DEFAULT_CHUNK_BYTES, ProtocolError, Topics
+from device.shared.mqtt_client import add_connection_args
+from device.shared.mqtt_protocol import BASE_TOPIC, DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger(__name__)
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import Ingest
-
-    try:
-        ingest = Ingest(settings_from_args(args), args.db, base_topic=args.base_topic,
-                        share=args.share, client_id=args.client_id)
-    except ProtocolError as exc:
-        raise UserError(str(exc)) from None
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    ingest.run(stop)
-    return 0
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import plan, publish
-
-    try:
-        Topics(args.device, args.base_topic)
-    except ProtocolError as exc:
-        raise UserError(str(exc)) from None
-    delivery = plan(args.models, args.files, args.chunk_size)
-    result = publish(settings_from_args(args), args.device, delivery,
-                     base_topic=args.base_topic, timeout=args.timeout)
-    print(json.dumps({"device": args.device, "transfer": result.transfer, "ok": result.ok,
-                      "error": result.error, "files": result.files}))
-    return 0 if result.ok else 1
-
-
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     i = subparsers.add_parser(
         "ingest", help="store every speaker's listens from MQTT (runs until stopped)")
     add_connection_args(i)
@@ -56,7 +23,7 @@ def register(subparsers) -> None:
     i.add_argument("--base-topic", default=BASE_TOPIC)
     i.add_argument("--client-id", help="MQTT client id (default: moodspeaker-ingest-<host>"
                    "[-GROUP]); each worker needs its own")
-    i.set_defaults(handler=cmd_ingest)
+    i.set_defaults(handler="trainer.sync.commands:cmd_ingest")
 
     p = subparsers.add_parser(
         "publish", help="send models (and their manifest) to one speaker over MQTT")
@@ -71,4 +38,4 @@ def register(subparsers) -> None:
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_BYTES,
                    help=f"bytes per chunk (default {DEFAULT_CHUNK_BYTES})")
     p.add_argument("--base-topic", default=BASE_TOPIC)
-    p.set_defaults(handler=cmd_publish)
+    p.set_defaults(handler="trainer.sync.commands:cmd_publish")

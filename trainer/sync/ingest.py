@@ -135,7 +135,7 @@ class Ingest:
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         try:
             device = device_of_listens_topic(msg.topic, self.base_topic)
-            batch = decode_listens(msg.payload)
+            batch = decode_listens(bytes(msg.payload))
             if batch.device != device:
                 raise ProtocolError(f"payload names device {batch.device!r}, topic {device!r}")
         except ProtocolError as exc:

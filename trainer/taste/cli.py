@@ -1,10 +1,53 @@
-"""``moodspeaker-train taste ...``: build, report, evaluate, simulate, mood, prior."""
+"""``moodspeaker-train taste ...``: build, report, evaluate, simulate, mood, prior: the
+arguments (the handlers are in ``trainer.taste.commands`` and ``.mood.commands``)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+DEFAULT_SPLIT = {"nlpcc": "test", "smp": "usual_test", "nlpcc2018": "train", "goemotions": "test"}
+RESULTS = Path("bench/results/post_mood")
+
+
+def _mood_arguments(m: argparse.ArgumentParser) -> None:
+    """``taste mood``'s (the handler is ``trainer.taste.mood.commands.run_mood``)."""
+    m.add_argument("text", nargs="*", help="posts to classify (one argument each)")
+    m.add_argument("--posts", type=Path, metavar="FILE",
+                   help="CSV/JSONL with a text column (and id), or a file taste build reads; "
+                   "writes one JSON line per post to --json")  # fmt: skip
+    m.add_argument("--nlpcc", type=Path, help="score on this NLPCC 2014 CSV or directory")
+    m.add_argument(
+        "--corpus",
+        nargs=2,
+        metavar=("NAME", "PATH"),
+        help="score on a corpus: smp|nlpcc2018|goemotions|nlpcc and its directory",
+    )
+    m.add_argument("--split", default=None,
+                   help=f"split to score (default: {DEFAULT_SPLIT}); NLPCC 2014: fit = even "
+                   "rows, test = odd rows")  # fmt: skip
+    m.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="confidence threshold for every language (default: the shipped ones)",
+    )
+    m.add_argument(
+        "--curve",
+        action="store_true",
+        help="with --nlpcc/--corpus: precision / coverage / macro-F1 per threshold",
+    )
+    m.add_argument("--evaluate", type=Path, metavar="DATA",
+                   help="score every corpus split under DATA (the shared data folder); write "
+                   f"the tables to --out (default {RESULTS})")  # fmt: skip
+    m.add_argument("--out", type=Path, default=RESULTS, metavar="DIR")
+    m.add_argument(
+        "--fit",
+        type=Path,
+        metavar="DATA",
+        help="maintainers: refit the shipped models on the shared data folder",
+    )
+    m.add_argument("--json", type=Path, metavar="OUT")
 
 
 def _ranks(text: str) -> tuple[int, int, int]:
@@ -14,80 +57,36 @@ def _ranks(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(f"ranks must be three integers, not {text!r}") from None
     if len(values) != 3 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"ranks must be three positive integers: {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    from .commands import run_build
-
-    return run_build(args)
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from device.shared.errors import UserError
-
-    from .simulate import simulate, write_simulation
-
-    corpus = "nlpcc" if args.posts_from == "nlpcc" else "smp"
-    source = args.smp if corpus == "smp" else args.nlpcc
-    if source is None:
-        raise UserError(f"--posts-from {args.posts_from} needs --{corpus} PATH")
-    sim = simulate(source, args.lastfm, args.users, args.posts_per_user, seed=args.seed,
-                   mood_share=args.mood_share, posts_from=args.posts_from)  # fmt: skip
-    write_simulation(sim, args.out)
-    print(f"wrote {args.out}/posts.csv ({len(sim.posts)}), listens.csv ({len(sim.listens)}), "
-          "truth.npz")  # fmt: skip
-    return 0
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by build and report for reading exports."""
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="zone of the Weibo crawler's times (default Asia/Shanghai)")  # fmt: skip
+    p.add_argument("--include-reposts", action="store_true",
+                   help="keep reposts/retweets as the person's own posts (default: counted, "
+                   "left out)")  # fmt: skip
 
 
-def cmd_mood(args: argparse.Namespace) -> int:
-    from .mood.commands import run_mood
-
-    return run_mood(args)
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import run_evaluation
-    from .report import write_report
-
-    result = run_evaluation(
-        args.dataset, args.data, args.folds, args.seed, args.context_rows, args.repeats
-    )
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    markdown = write_report(result, Path(args.json).with_suffix(""))
-    print(markdown)
-    return 0
+def register_report(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("report", help="one person's taste: heatmap, moved genres, post moods")
+    r.add_argument("--user", required=True, metavar="NAME")
+    r.add_argument("--models", type=Path, required=True, metavar="DIR",
+                   help="the folder with taste.npz and manifest.json")  # fmt: skip
+    r.add_argument("--posts", nargs="+", type=Path, metavar="INPUT",
+                   help="their posts, for a sample with the mood read from each")  # fmt: skip
+    r.add_argument("--out", type=Path, metavar="DIR", help="write DIR/NAME.png and NAME.json")
+    r.add_argument("--json", action="store_true", help="print JSON instead of text")
+    r.add_argument("--sample", type=int, default=12, help="posts in the sample")
+    r.add_argument("--min-confidence", type=float, default=None)
+    add_input_args(r)
+    r.set_defaults(handler="trainer.taste.commands:run_report")
 
 
-def cmd_prior(args: argparse.Namespace) -> int:
-    from .export import export
-    from .prior import cross_validate, fit_prior, plot, prior_artifact, read_sources, table
-
-    sources = read_sources(args.data)
-    prior = fit_prior(sources, k=args.k)
-    for rows in sources:
-        print(f"{rows.source}: {len(rows.score)} rows, unmapped genres {rows.unmapped or 'none'}")
-    print(table(prior))
-    cv = cross_validate(sources, k=args.k)
-    print("held-out MSE (5-fold, rows with a mood):", json.dumps(cv["mse"]))
-    path = export(prior_artifact(prior), args.out)
-    print(f"wrote {path} (population prior only) and the taste entry of {args.out}/manifest.json")
-    if args.json:
-        result = {**prior.details(), "cv": cv}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        plot(prior, Path(args.json).with_suffix(".png"))
-        Path(args.json).with_suffix(".md").write_text(
-            "# Population prior: value (rows with that mood and genre)\n\n" + table(prior)
-            + "\nHeld-out MSE (5-fold over rows, rows with a mood): "
-            + json.dumps(cv["mse"]) + "\n", encoding="utf-8")  # fmt: skip
-    return 0
 
 
-def register(subparsers) -> None:
-    from .commands import add_input_args, register_report
-
+def register(subparsers: argparse._SubParsersAction) -> None:
     area = subparsers.add_parser(
         "taste", help="mood-aware genre preferences from posts and listening"
     )
@@ -136,7 +135,7 @@ def register(subparsers) -> None:
         "classifier's own threshold with --no-relabel; chosen on validation simulations)",
     )
     b.add_argument("--seed", type=int, default=0)
-    b.set_defaults(handler=cmd_build)
+    b.set_defaults(handler="trainer.taste.commands:run_build")
     register_report(sub)
 
     e = sub.add_parser("evaluate", help="k-fold comparison against mood-blind baselines")
@@ -152,7 +151,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="incarmusic: train on the rows without a mood too (scored: mood rows)",
     )
-    e.set_defaults(handler=cmd_evaluate)
+    e.set_defaults(handler="trainer.taste.commands:cmd_evaluate")
 
     s = sub.add_parser("simulate", help="semi-synthetic users with planted tastes")
     s.add_argument("--posts-from", choices=("nlpcc", "smp", "smp-eval"), default="nlpcc",
@@ -172,13 +171,11 @@ def register(subparsers) -> None:
     )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, required=True, metavar="DIR")
-    s.set_defaults(handler=cmd_simulate)
-
-    from .mood.commands import add_arguments as add_mood_arguments
+    s.set_defaults(handler="trainer.taste.commands:cmd_simulate")
 
     m = sub.add_parser("mood", help="post moods: classify, score on a corpus, evaluate, refit")
-    add_mood_arguments(m)
-    m.set_defaults(handler=cmd_mood)
+    _mood_arguments(m)
+    m.set_defaults(handler="trainer.taste.mood.commands:run_mood")
 
     p = sub.add_parser("prior", help="population prior from public data -> DIR/taste.npz")
     p.add_argument(
@@ -191,4 +188,4 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--k", type=float, default=20.0, help="shrinkage pseudo-count (rows)")
     p.add_argument("--json", type=Path, help="also write the prior, evidence and CV here")
-    p.set_defaults(handler=cmd_prior)  # fmt: skip
+    p.set_defaults(handler="trainer.taste.commands:cmd_prior")  # fmt: skip

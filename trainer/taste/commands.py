@@ -8,16 +8,30 @@ evidence (they get the prior) - listed above it.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from device.shared.errors import UserError
+from device.shared.genres import GenreMapper
+from device.shared.manifest import ManifestError
+from device.shared.taste import load_taste
+
+from .build import SHIPPED_MODELS, BuildConfig, build, classify_each, sample_posts
+from .evaluate import run_evaluation
+from .export import export
+from .importers import Input, read_inputs, read_people, read_posts, read_track_table
+from .importers.times import zone
+from .person_report import person_report, text, to_json, write
+from .prior import cross_validate, fit_prior, plot, prior_artifact, read_sources, table
+from .records import ImportReport
+from .report import write_report
+from .simulate import simulate, write_simulation
+from .tucker import TuckerConfig
 
 NO_EVIDENCE_EXIT = 3
 
 
 def inputs_from(args: argparse.Namespace) -> list:
-    from .importers import Input, read_people
-
     if args.user is not None and not args.user.strip():
         raise UserError("--user: give a name")
     user = args.user.strip() if args.user else None
@@ -30,11 +44,6 @@ def inputs_from(args: argparse.Namespace) -> list:
 
 
 def _anchor(path: Path | None):
-    from device.shared.manifest import ManifestError
-    from device.shared.taste import load_taste
-
-    from .build import SHIPPED_MODELS
-
     if path is None:
         if not (SHIPPED_MODELS / "taste.npz").exists():
             return None
@@ -46,14 +55,6 @@ def _anchor(path: Path | None):
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from device.shared.genres import GenreMapper
-
-    from .build import BuildConfig, build
-    from .export import export
-    from .importers import read_inputs, read_track_table
-    from .importers.times import zone
-    from .tucker import TuckerConfig
-
     inputs = inputs_from(args)
     cfg = BuildConfig(
         window_min=args.window,
@@ -80,10 +81,6 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({n} {'person' if n == 1 else 'people'}) and the taste entry of "
           f"{args.out}/manifest.json")  # fmt: skip
     if args.report:
-        from device.shared.taste import load_taste
-
-        from .person_report import person_report, write
-
         model = load_taste(args.out)
         for person in imported.people:
             files = write(person_report(model, person, result.samples[person]), args.report)
@@ -115,22 +112,12 @@ def write_unmatched(unmatched, out_dir: Path) -> Path:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from device.shared.manifest import ManifestError
-    from device.shared.taste import load_taste
-
-    from .person_report import person_report, text, to_json, write
-
     try:
         model = load_taste(args.models)
     except (ManifestError, OSError) as exc:
         raise UserError(f"{args.models}: {exc}") from None
     sample: list[dict] = []
     if args.posts:
-        from .build import BuildConfig, classify_each, sample_posts
-        from .importers import read_posts
-        from .importers.times import zone
-        from .records import ImportReport
-
         report = ImportReport()
         tz = zone(args.timezone) if args.timezone else None
         posts = read_posts(args.posts, report, args.user, tz, args.include_reposts)
@@ -145,28 +132,48 @@ def run_report(args: argparse.Namespace) -> int:
             print(f"wrote {', '.join(map(str, files))}")
     return 0 if rep.known else NO_EVIDENCE_EXIT
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    corpus = "nlpcc" if args.posts_from == "nlpcc" else "smp"
+    source = args.smp if corpus == "smp" else args.nlpcc
+    if source is None:
+        raise UserError(f"--posts-from {args.posts_from} needs --{corpus} PATH")
+    sim = simulate(source, args.lastfm, args.users, args.posts_per_user, seed=args.seed,
+                   mood_share=args.mood_share, posts_from=args.posts_from)  # fmt: skip
+    write_simulation(sim, args.out)
+    print(f"wrote {args.out}/posts.csv ({len(sim.posts)}), listens.csv ({len(sim.listens)}), "
+          "truth.npz")  # fmt: skip
+    return 0
 
-def add_input_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by build and report for reading exports."""
-    p.add_argument("--timezone", metavar="ZONE",
-                   help="zone of the Weibo crawler's times (default Asia/Shanghai)")  # fmt: skip
-    p.add_argument("--include-reposts", action="store_true",
-                   help="keep reposts/retweets as the person's own posts (default: counted, "
-                   "left out)")  # fmt: skip
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    result = run_evaluation(
+        args.dataset, args.data, args.folds, args.seed, args.context_rows, args.repeats
+    )
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    markdown = write_report(result, Path(args.json).with_suffix(""))
+    print(markdown)
+    return 0
 
 
-def register_report(sub) -> None:
-    r = sub.add_parser("report", help="one person's taste: heatmap, moved genres, post moods")
-    r.add_argument("--user", required=True, metavar="NAME")
-    r.add_argument("--models", type=Path, required=True, metavar="DIR",
-                   help="the folder with taste.npz and manifest.json")  # fmt: skip
-    r.add_argument("--posts", nargs="+", type=Path, metavar="INPUT",
-                   help="their posts, for a sample with the mood read from each")  # fmt: skip
-    r.add_argument("--out", type=Path, metavar="DIR", help="write DIR/NAME.png and NAME.json")
-    r.add_argument("--json", action="store_true", help="print JSON instead of text")
-    r.add_argument("--sample", type=int, default=12, help="posts in the sample")
-    r.add_argument("--min-confidence", type=float, default=None)
-    add_input_args(r)
-    r.set_defaults(handler=run_report)
-
+def cmd_prior(args: argparse.Namespace) -> int:
+    sources = read_sources(args.data)
+    prior = fit_prior(sources, k=args.k)
+    for rows in sources:
+        print(f"{rows.source}: {len(rows.score)} rows, unmapped genres {rows.unmapped or 'none'}")
+    print(table(prior))
+    cv = cross_validate(sources, k=args.k)
+    print("held-out MSE (5-fold, rows with a mood):", json.dumps(cv["mse"]))
+    path = export(prior_artifact(prior), args.out)
+    print(f"wrote {path} (population prior only) and the taste entry of {args.out}/manifest.json")
+    if args.json:
+        result = {**prior.details(), "cv": cv}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        plot(prior, Path(args.json).with_suffix(".png"))
+        Path(args.json).with_suffix(".md").write_text(
+            "# Population prior: value (rows with that mood and genre)\n\n" + table(prior)
+            + "\nHeld-out MSE (5-fold over rows, rows with a mood): "
+            + json.dumps(cv["mse"]) + "\n", encoding="utf-8")  # fmt: skip
+    return 0
 

@@ -24,21 +24,13 @@ import numpy as np
 from device.shared.errors import UserError
 from device.shared.moods import MOODS
 
+from .evalsim import simulated_ratings, spearman_report
+from .ratings import Ratings
 from .tucker import TuckerConfig, fit_tucker
 
 COMODA_EMO = {1: "sad", 2: "happy", 3: "sad", 4: "neutral", 5: "angry", 6: "angry", 7: "neutral"}
 INCAR_MOOD = {"happy": "happy", "sad": "sad", "active": "angry", "lazy": "neutral"}
 NO_MOOD = len(MOODS)  # rows without a mood context (training only)
-
-
-@dataclass(frozen=True)
-class Ratings:
-    user: np.ndarray
-    item: np.ndarray
-    mood: np.ndarray
-    genre: np.ndarray
-    rating: np.ndarray
-    scale: tuple[float, float]
 
 
 def load_comoda(path: Path) -> Ratings:
@@ -359,7 +351,7 @@ def evaluate_ratings(
 
 
 def _summarise(per_fold: dict[str, list[dict]]) -> dict:
-    summary = {}
+    summary: dict[str, dict] = {}
     for name, folds in per_fold.items():
         summary[name] = {}
         skip = ("repeat", "fold", "mood_shift", "own_shrink")
@@ -385,13 +377,12 @@ def run_evaluation(
         raise UserError(f"--folds must be at least 2, not {folds}")
     if repeats < 1:
         raise UserError(f"--repeats must be at least 1, not {repeats}")
+    extra: dict[str, object]
     if dataset == "comoda":
         r, extra = load_comoda(data), {}
     elif dataset == "incarmusic":
         r, extra = load_incarmusic(data, context_rows), {"context_rows": context_rows}
     else:
-        from .evalsim import simulated_ratings, spearman_report
-
         sim = simulated_ratings(data)
         r, extra = sim.ratings, {"spearman": spearman_report(sim)}
     info = {"rows": int(r.rating.size), "scored_rows": int((r.mood != NO_MOOD).sum()),

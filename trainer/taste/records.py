@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .importers.times import day
+
 
 @dataclass(frozen=True)
 class Post:
@@ -63,7 +65,6 @@ class SourceReport:
         spans = [self.spans[person]] if person else list(self.spans.values())
         if not spans:
             return "-"
-        from .importers.times import day
 
         return f"{day(min(a for a, _ in spans))} to {day(max(b for _, b in spans))}"
 

@@ -16,6 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from device.shared.errors import UserError
 from device.shared.sqlite import DatabaseDamaged, SqliteFile, disk_full, free_bytes, open_db
@@ -217,7 +218,7 @@ class LibraryIndex(SqliteFile):
     def errors(self) -> list[tuple[str, str]]:
         return list(self.db.execute("SELECT path, error FROM scan_errors ORDER BY path"))
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, Any]:
         q = self.db.execute
         total, hours = q(
             "SELECT COUNT(*), COALESCE(SUM(duration_s), 0) / 3600 FROM tracks"

@@ -21,6 +21,7 @@ from pathlib import Path
 from device.music.library.index import LibraryIndex
 from device.music.library.tags import AUDIO_EXTENSIONS, TagError, read_tags
 from device.shared.errors import UserError
+from device.shared.genres import GenreMapper, normalise_tag
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,6 @@ class GenreResolver:
     """Tag through the alias table, then folder names from the nearest up to the root."""
 
     def __init__(self, mapper):
-        from device.shared.genres import normalise_tag
-
         self.mapper = mapper
         self._norm = normalise_tag
         self._folder_cache: dict[str, str | None] = {}
@@ -134,8 +133,6 @@ def scan_library(
     progress: Callable[[ScanReport], None] | None = None,
 ) -> ScanReport:
     """Bring ``index`` up to date with the files under ``root``."""
-    from device.shared.genres import GenreMapper
-
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"library.path: {root} is not a folder")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from device.music.library.index import LibraryIndex, Scored
 from device.shared.audio_features import AudioDecodeError
-from device.shared.music_mood import MusicMoodModel
+from device.shared.music_mood import MusicMoodModel, load_music_mood
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +202,6 @@ def _lower_priority(niceness: int) -> None:
 def _child(index_path: str, models_dir: str, niceness: str = "19") -> int:
     """``python -m device.music.library.scoring INDEX MODELS [NICE]``: score, one JSON line a
     batch."""
-    from device.shared.music_mood import load_music_mood
-
     _lower_priority(int(niceness))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model = load_music_mood(models_dir)

@@ -1,12 +1,11 @@
-"""The one interface every camera implements, and the factory that reads ``camera.source``."""
+"""The one interface every camera implements (``device.perception.camera.factory`` builds
+them from ``camera.source``)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
 import numpy as np
-
-from device.shared.errors import UserError
 
 
 class CameraError(Exception):
@@ -37,22 +36,3 @@ class FrameSource(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def open_source(spec: str, *, width: int = 640, height: int = 480, fps: float = 2.0,
-                replay_repeat: int = 1, replay_loop: bool = True) -> FrameSource:
-    """Build (not open) the source named by ``camera.source``."""
-    if spec == "picamera2":
-        from device.perception.camera.picamera import PiCameraSource
-
-        return PiCameraSource(width=width, height=height)
-    kind, _, arg = spec.partition(":")
-    if kind == "opencv" and arg:
-        from device.perception.camera.opencv import OpenCvSource
-
-        return OpenCvSource(arg, width=width, height=height)
-    if kind == "replay" and arg:
-        from device.perception.camera.replay import ReplaySource
-
-        return ReplaySource(arg, repeat=replay_repeat, loop=replay_loop, fps=fps)
-    raise UserError(f"camera.source: {spec!r} is not 'picamera2', 'opencv:N' or 'replay:PATH'")

@@ -6,13 +6,14 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 
 from device.perception.camera.base import CameraError, FrameSource
 
 
 @contextlib.contextmanager
-def _quiet_opencv(cv2) -> Iterator[None]:
+def _quiet_opencv() -> Iterator[None]:
     """Silence OpenCV's native log (written straight to fd 2) for one call."""
     logging = cv2.utils.logging
     previous = logging.getLogLevel()
@@ -29,7 +30,7 @@ class OpenCvSource(FrameSource):
     def __init__(self, device: str, width: int = 640, height: int = 480):
         self.device: int | str = int(device) if device.isdigit() else device
         self.size = (width, height)
-        self._cap = None
+        self._cap: cv2.VideoCapture | None = None
 
     @property
     def node(self) -> str:
@@ -37,8 +38,6 @@ class OpenCvSource(FrameSource):
         return f"/dev/video{self.device}" if isinstance(self.device, int) else self.device
 
     def open(self) -> None:
-        import cv2
-
         node = self.node
         if node.startswith("/dev/") and not os.path.exists(node):
             raise CameraError(f"opencv: no camera at {node} (unplugged?)")
@@ -46,7 +45,7 @@ class OpenCvSource(FrameSource):
             raise CameraError(f"opencv: no permission to open {node} "
                               "(is the service user in the 'video' group?)")
         backend = cv2.CAP_V4L2 if hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY
-        with _quiet_opencv(cv2):  # our one-line error says it; a retry loop must not spam
+        with _quiet_opencv():  # our one-line error says it; a retry loop must not spam
             cap = cv2.VideoCapture(self.device, backend)
         if not cap.isOpened():
             cap.release()

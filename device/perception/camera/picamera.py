@@ -19,7 +19,9 @@ class PiCameraSource(FrameSource):
         try:
             mod = self._module
             if mod is None:
-                import picamera2 as mod  # type: ignore[import-not-found,no-redef]
+                import picamera2  # only the Pi has it (from apt)
+
+                mod = picamera2
             cam = mod.Picamera2()
             config = cam.create_still_configuration(
                 main={"size": self.size, "format": "RGB888"}, buffer_count=2

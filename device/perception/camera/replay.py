@@ -13,9 +13,11 @@ camera thread does after an error) would only come back to the same file.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from device.perception.camera.base import CameraError, FrameSource
@@ -35,7 +37,7 @@ class ReplaySource(FrameSource):
         self.loop = loop
         self.fps = float(fps)  # the camera rate the video is sampled at
         self._images: list[Path] = []
-        self._video = None
+        self._video: cv2.VideoCapture | None = None
         self._video_fps = 0.0
         self._i = 0  # images: frames delivered; video: camera frames delivered
         self._decoded = -1  # video: index of the last frame decoded
@@ -43,8 +45,6 @@ class ReplaySource(FrameSource):
         self.skipped = 0  # unreadable images dropped from the rotation
 
     def open(self) -> None:
-        import cv2
-
         if self.path.is_dir():
             self._images = sorted(
                 p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
@@ -99,7 +99,7 @@ class ReplaySource(FrameSource):
         raise CameraError(f"replay: no readable image in {self.path} "
                           f"({self.skipped} unreadable)")
 
-    def _hold(self, key: object, load) -> np.ndarray:
+    def _hold(self, key: object, load: Callable[[], np.ndarray]) -> np.ndarray:
         """Return frame ``key``, decoding it only if it is not the one already held."""
         if self._held is None or self._held[0] != key:
             self._held = (key, load())
@@ -107,8 +107,6 @@ class ReplaySource(FrameSource):
 
     @staticmethod
     def _imread(path: Path) -> np.ndarray:
-        import cv2
-
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
             raise CameraError(f"replay: cannot read image {path}")
@@ -121,6 +119,8 @@ class ReplaySource(FrameSource):
         if self._held is not None and self._held[0] == target:
             return self._held[1]
         cap = self._video
+        if cap is None:
+            raise CameraError("replay: not open")
         while self._decoded < target - 1:
             if not cap.grab():
                 return self._rewind_or_end()

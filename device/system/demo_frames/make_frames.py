@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from device.perception.detector import HaarFaceDetector
+
 HERE = Path(__file__).resolve().parent
 #: (FER2013 emotion code, FER+ vote column, how many frames) in replay order.
 PLAN = (("happy", 3, "happiness", 4), ("sad", 4, "sadness", 4),
@@ -50,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
     ap.add_argument("--out", default=str(HERE))
     args = ap.parse_args(argv)
-    from device.perception.detector import HaarFaceDetector
 
     detector = HaarFaceDetector()
     wanted = {code: (name, col, n) for name, code, col, n in PLAN}

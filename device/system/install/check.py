@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.shared.errors import UserError
+from device.shared.manifest import load_manifest, verify_file
 from device.system.config import Config, load_config
 
 AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".wav"})
@@ -40,7 +41,7 @@ def check_camera(cfg: Config) -> Check:
         return Check("camera", None, "off (camera.source = none)")
     if src == "picamera2":
         try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
+            from picamera2 import Picamera2
         except ImportError:
             return Check("camera", False, "picamera2 is not importable (Raspberry Pi OS: "
                          "apt install python3-picamera2, venv with --system-site-packages)")
@@ -109,8 +110,6 @@ def check_library(cfg: Config) -> Check:
 
 
 def check_models(cfg: Config) -> Check:
-    from device.shared.manifest import load_manifest, verify_file
-
     try:
         manifest = load_manifest(cfg.models.dir)
         found = []

@@ -17,7 +17,7 @@ from pathlib import Path
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
 
-from ..records import ImportReport, Listen, Post
+from ..records import ImportReport, Listen, Post, SourceReport
 from . import listens as listen_readers
 from . import posts as post_readers
 from .catalog import Catalog, match_key, read_track_table
@@ -120,20 +120,23 @@ def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
     return records
 
 
-def _records(role: str, kind: str, data: bytes, where: str, src, ctx: ReadContext,
-             listen_input: listen_readers.ListenInput, path: Path | None) -> list:  # fmt: skip
+def _records(role: str, kind: str, data: bytes, where: str, src: SourceReport,
+             ctx: ReadContext, listen_input: listen_readers.ListenInput,
+             path: Path | None) -> list[Post] | list[Listen]:  # fmt: skip
     """One file's records, counted per person in ``src``."""
     if role == "posts":
-        found = post_readers.READERS[kind](data, where, src, ctx)
-    elif kind == "sqlite":
-        found = listen_readers.journal(data, where, src, ctx, listen_input, path)
+        posts = list(post_readers.READERS[kind](data, where, src, ctx))
+        for p in posts:
+            src.add(p.user, p.time)
+        return posts
+    if kind == "sqlite":
+        listens = list(listen_readers.journal(data, where, src, ctx, listen_input, path))
     else:
-        found = listen_readers.READERS[kind](data, where, src, ctx, listen_input)
-    records = list(found)
+        listens = list(listen_readers.READERS[kind](data, where, src, ctx, listen_input))
     if kind not in listen_readers.STREAMED:  # streamed plays count themselves, matched or not
-        for r in records:
-            src.add(r.user, r.time if role == "posts" else r.started_at)
-    return records
+        for r in listens:
+            src.add(r.user, r.started_at)
+    return listens
 
 
 def _nothing_found(path: Path, role: str, other: set[str], looked: int, container: bool) -> str:

@@ -14,7 +14,7 @@ import io
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -265,7 +265,8 @@ def lastfm(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
 
 
 STREAMED = ("spotify_extended", "spotify_account", "lastfm")  # they count their own rows
-READERS = {
+ListenReader = Callable[[bytes, str, SourceReport, ReadContext, ListenInput], Iterator[Listen]]
+READERS: dict[str, ListenReader] = {
     "listens_table": listens_table,
     "sqlite": journal,
     "spotify_extended": spotify_extended,

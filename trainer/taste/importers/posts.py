@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from ..records import Post, SourceReport
@@ -185,4 +185,7 @@ def weibo(data: bytes, where: str, src: SourceReport, ctx: ReadContext) -> Itera
         yield Post(owner, when, body)
 
 
-READERS = {"posts_table": posts_table, "mastodon": mastodon, "x": tweets, "weibo": weibo}
+PostReader = Callable[[bytes, str, SourceReport, ReadContext], Iterator[Post]]
+READERS: dict[str, PostReader] = {
+    "posts_table": posts_table, "mastodon": mastodon, "x": tweets, "weibo": weibo,
+}

@@ -14,9 +14,13 @@ import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 from device.shared.errors import UserError
+
+from .times import parse_time
 
 HEAD = 65536  # enough to see the first records of any format
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -71,24 +75,26 @@ def members(path: Path) -> Iterator[Member]:
                         continue
                     with zf.open(info) as fh:
                         head = fh.read(HEAD)
-                    yield Member(f"{path}:{info.filename}", head,
-                                 lambda info=info, zf=zf: zf.read(info))  # fmt: skip
+                    yield Member(f"{path}:{info.filename}", head, partial(zf.read, info))
             return
         if _is_tar(path):
             with tarfile.open(path, "r:*") as tf:
-                for info in tf:
-                    if not info.isfile():
+                for entry in tf:
+                    if not entry.isfile():
                         continue
-                    fh = tf.extractfile(info)
-                    if fh is None:
+                    member = tf.extractfile(entry)
+                    if member is None:
                         continue
-                    head = fh.read(HEAD)
-                    yield Member(f"{path}:{info.name}", head,
-                                 lambda fh=fh, head=head: head + fh.read())  # fmt: skip
+                    head = member.read(HEAD)
+                    yield Member(f"{path}:{entry.name}", head, partial(_rest, head, member))
             return
         yield _file_member(path, str(path))
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
+
+
+def _rest(head: bytes, fh: IO[bytes]) -> bytes:
+    return head + fh.read()
 
 
 def _is_tar(path: Path) -> bool:
@@ -169,7 +175,6 @@ def _sniff_csv(text: str) -> str | None:
     if {"artist", "track"} <= names:
         return "lastfm"
     if len(fields) == 4:  # headerless lastfm-to-csv: artist,album,track,date
-        from .times import parse_time
 
         try:
             parse_time(fields[3])

@@ -14,9 +14,18 @@ def clean_text(text: str) -> str:
     """Plain text from a status: tags removed when there are any, entities unescaped."""
     if not _TAG.search(text):
         return html.unescape(text).strip()
-    parts: list[str] = []
-    parser = HTMLParser(convert_charrefs=True)
-    parser.handle_data = parts.append  # type: ignore[method-assign]
+    parser = _TextParser()
     parser.feed(_BREAK.sub("\n", text))
     parser.close()
-    return "".join(parts).strip()
+    return "".join(parser.parts).strip()
+
+
+class _TextParser(HTMLParser):
+    """Keeps the text between the tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)

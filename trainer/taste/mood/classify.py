@@ -46,13 +46,16 @@ def _meta(data_dir: Path) -> dict:
 def shipped_thresholds(data_dir: Path = DATA_DIR) -> dict[str, float]:
     """The confidence threshold per language chosen when the shipped models were fitted."""
     value = _meta(data_dir).get("min_confidence")
+    bad = UserError(f"{Path(data_dir) / META_FILE}: min_confidence must be a number "
+                    "or one per language")  # fmt: skip
     try:
         if isinstance(value, dict):
             return {str(k): float(v) for k, v in value.items()}
-        return {"zh": float(value), "en": float(value)}
+        if isinstance(value, (int, float, str)):
+            return {"zh": float(value), "en": float(value)}
     except (TypeError, ValueError):
-        raise UserError(f"{Path(data_dir) / META_FILE}: min_confidence must be a number "
-                        "or one per language") from None  # fmt: skip
+        raise bad from None
+    raise bad
 
 
 class PostMoodClassifier:

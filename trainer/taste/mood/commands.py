@@ -11,47 +11,14 @@ import numpy as np
 
 from device.shared.errors import UserError
 
-DEFAULT_SPLIT = {"nlpcc": "test", "smp": "usual_test", "nlpcc2018": "train", "goemotions": "test"}
-RESULTS = Path("bench/results/post_mood")
-
-
-def add_arguments(m: argparse.ArgumentParser) -> None:
-    m.add_argument("text", nargs="*", help="posts to classify (one argument each)")
-    m.add_argument("--posts", type=Path, metavar="FILE",
-                   help="CSV/JSONL with a text column (and id), or a file taste build reads; "
-                   "writes one JSON line per post to --json")  # fmt: skip
-    m.add_argument("--nlpcc", type=Path, help="score on this NLPCC 2014 CSV or directory")
-    m.add_argument(
-        "--corpus",
-        nargs=2,
-        metavar=("NAME", "PATH"),
-        help="score on a corpus: smp|nlpcc2018|goemotions|nlpcc and its directory",
-    )
-    m.add_argument("--split", default=None,
-                   help=f"split to score (default: {DEFAULT_SPLIT}); NLPCC 2014: fit = even "
-                   "rows, test = odd rows")  # fmt: skip
-    m.add_argument(
-        "--min-confidence",
-        type=float,
-        default=None,
-        help="confidence threshold for every language (default: the shipped ones)",
-    )
-    m.add_argument(
-        "--curve",
-        action="store_true",
-        help="with --nlpcc/--corpus: precision / coverage / macro-F1 per threshold",
-    )
-    m.add_argument("--evaluate", type=Path, metavar="DATA",
-                   help="score every corpus split under DATA (the shared data folder); write "
-                   f"the tables to --out (default {RESULTS})")  # fmt: skip
-    m.add_argument("--out", type=Path, default=RESULTS, metavar="DIR")
-    m.add_argument(
-        "--fit",
-        type=Path,
-        metavar="DATA",
-        help="maintainers: refit the shipped models on the shared data folder",
-    )
-    m.add_argument("--json", type=Path, metavar="OUT")
+from ..cli import DEFAULT_SPLIT
+from .classify import DATA_DIR, PostMoodClassifier
+from .corpora import Skipped, read_corpus
+from .features import CLASSES
+from .fit import THRESHOLDS, fit_all, write_fit
+from .post_files import classify_file
+from .scoring import curve as threshold_curve
+from .scoring import evaluate_all, evaluate_posts, markdown
 
 
 def _write_json(path: Path | None, result) -> None:
@@ -62,12 +29,6 @@ def _write_json(path: Path | None, result) -> None:
 
 
 def score_corpus(classifier, corpus: str, path: Path, split: str | None, curve: bool) -> dict:
-    from .corpora import Skipped, read_corpus
-    from .features import CLASSES
-    from .fit import THRESHOLDS
-    from .scoring import curve as threshold_curve
-    from .scoring import evaluate_posts
-
     split = split or DEFAULT_SPLIT.get(corpus, "")
     skipped = Skipped()
     try:
@@ -87,8 +48,6 @@ def score_corpus(classifier, corpus: str, path: Path, split: str | None, curve: 
 
 def evaluate(classifier, data: Path, out: Path) -> str:
     """Every corpus split's row -> ``out/evaluation.json`` and ``.md``; the markdown."""
-    from .scoring import evaluate_all, markdown
-
     rows = evaluate_all(classifier, data)
     table = markdown(rows, classifier.thresholds)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,11 +59,7 @@ def evaluate(classifier, data: Path, out: Path) -> str:
 
 
 def run_mood(args: argparse.Namespace) -> int:
-    from .classify import DATA_DIR, PostMoodClassifier
-
     if args.fit:
-        from .fit import fit_all, write_fit
-
         write_fit(fit_all(args.fit), DATA_DIR)
         print(f"wrote {DATA_DIR}/post_mood.npz and classifier.json")
     classifier = PostMoodClassifier(min_confidence=args.min_confidence)
@@ -112,8 +67,6 @@ def run_mood(args: argparse.Namespace) -> int:
         print(evaluate(classifier, args.evaluate, args.out))
         return 0
     if args.posts:
-        from .post_files import classify_file
-
         if not args.json:
             raise UserError("--posts needs --json OUT (one JSON line per post)")
         n, problems = classify_file(classifier, args.posts, args.json)

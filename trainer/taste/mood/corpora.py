@@ -49,6 +49,9 @@ CORPORA: dict[str, tuple[str, ...]] = {
     "nlpcc2018": ("train", "dev"),
     "goemotions": ("train", "dev", "test"),
 }
+#: Each corpus's folder in the shared data folder.
+ROOTS = {"nlpcc": "nlpcc2014_weibo_emotion", "smp": "smp2020_ewect",
+         "nlpcc2018": "nlpcc2018_codeswitch", "goemotions": "goemotions"}  # fmt: skip
 _HAN_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +(?=[^\x00-\x7f])")
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from device.shared.errors import UserError
 
+from ..importers import read_posts
+from ..records import ImportReport
 from .classify import PostMoodClassifier
 
 
@@ -74,8 +76,6 @@ def read_post_texts(path: Path, problems: list[str]) -> list[PostText]:
         return _csv_rows(path, problems)
     if suffix in (".jsonl", ".ndjson"):
         return _jsonl_rows(path, problems)
-    from ..importers import read_posts
-    from ..records import ImportReport
 
     report = ImportReport()
     posts = read_posts([path], report, user="posts", include_reposts=True)  # one owner

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpora import CORPORA, read_corpus
+from .corpora import CORPORA, ROOTS, read_corpus
 from .features import CLASSES
 
 EMOTIONAL = CLASSES[:3]
@@ -88,8 +88,6 @@ ROLE = {
 
 def evaluate_all(classifier, data: Path, include_trained: bool = False) -> list[dict]:
     """One row per corpus split (the training splits only with ``include_trained``)."""
-    from .fit import ROOTS
-
     rows = []
     for corpus, splits in CORPORA.items():
         for split in splits:
