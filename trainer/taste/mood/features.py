@@ -129,7 +129,7 @@ def tfidf(v: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
     """``v.transform(docs)`` for normalised posts, several times faster: scikit-learn counts
     n-grams with a ``KeyError`` per unknown one, and most n-grams of a new post are."""
     analyze, get = analyzer(v), v.vocabulary_.get
-    indptr, indices = [0], []
+    indptr, indices = [0], list[int]()
     for doc in docs:
         indices.extend(i for i in map(get, analyze(doc)) if i is not None)
         indptr.append(len(indices))
@@ -166,7 +166,8 @@ def save_models(models: dict[str, LanguageModel], path: Path) -> None:
         arrays[f"{lang}/coef"] = np.round(m.coef / scale[:, None]).astype(np.int8)
         arrays[f"{lang}/coef_scale"] = scale.astype(np.float32)
         arrays[f"{lang}/intercept"] = m.intercept.astype(np.float32)
-    np.savez_compressed(path, **arrays)
+    # numpy's stub lets a **dict meet allow_pickle: bool as well as **kwds
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
 
 def load_models(path: Path) -> dict[str, LanguageModel]:

@@ -26,8 +26,18 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import SGDClassifier
 
-from .corpora import CORPORA, read_corpus
-from .features import BLOCKS, CLASSES, Block, LanguageModel, fit_vectorisers, normalise
+from .classify import META_FILE, MODEL_FILE
+from .corpora import CORPORA, ROOTS, read_corpus
+from .features import (
+    BLOCKS,
+    CLASSES,
+    Block,
+    LanguageModel,
+    fit_vectorisers,
+    normalise,
+    save_models,
+)
+from .scoring import curve
 
 THRESHOLDS = np.round(np.arange(0.30, 0.951, 0.025), 3)
 TRAIN_SPLITS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -36,8 +46,6 @@ TRAIN_SPLITS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 ALPHA = {"zh": 1e-5, "en": 3e-5}  # SGD L2 strength, chosen on the eval splits
 TARGET = 0.80  # CV precision of the happy/sad/angry labels (mean over the corpora)
-ROOTS = {"nlpcc": "nlpcc2014_weibo_emotion", "smp": "smp2020_ewect",
-         "nlpcc2018": "nlpcc2018_codeswitch", "goemotions": "goemotions"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class LanguageFit:
 def held_out_texts(data: Path) -> set[str]:
     """Normalised texts of every split that is not trained on."""
     train = {s for splits in TRAIN_SPLITS.values() for s in splits}
-    texts = set()
+    texts: set[str] = set()
     for corpus, splits in CORPORA.items():
         for split in splits:
             if (corpus, split) not in train:
@@ -160,8 +168,6 @@ def fit_language(
     samples: list[Sample], lang: str, folds: int = 5, seed: int = 0,
     blocks: tuple[Block, ...] | None = None, alpha: float | None = None,
 ) -> LanguageFit:  # fmt: skip
-    from .scoring import curve
-
     blocks = blocks or BLOCKS[lang]
     alpha = ALPHA[lang] if alpha is None else alpha
     probs = out_of_fold(samples, blocks, alpha, folds, seed)
@@ -190,9 +196,6 @@ def fit_all(data: Path, folds: int = 5, seed: int = 0, log=print) -> dict[str, L
 
 
 def write_fit(fits: dict[str, LanguageFit], data_dir: Path) -> None:
-    from .classify import META_FILE, MODEL_FILE
-    from .features import save_models
-
     save_models({lang: f.model for lang, f in fits.items()}, data_dir / MODEL_FILE)
     meta = {
         "min_confidence": {lang: f.threshold for lang, f in fits.items()},
