@@ -15,7 +15,8 @@
      ``integrity_check`` and at most one listen is open; a last clean run closes it, and
      every listen ever cut is then closed as interrupted.
 
-Prints the table (Markdown, as in the README) and the figures; exit 1 if any case failed.
+Prints the table (Markdown, as in docs/benchmarks.md, "Fault injection: what it survives")
+and the figures; exit 1 if any case failed.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
     python -m bench.mqtt --commands 100 --backlog 2000 --ingest-rows 8000 --repeats 1
     python -m bench.mqtt --json bench/results/mqtt/run1.json
 
-The broker is configured as the README's (``set_tcp_nodelay true``), on loopback.
+The broker is configured as docs/mqtt.md, "Broker setup: Mosquitto", has it
+(``set_tcp_nodelay true``), on loopback.
 
 1. Sync and command latency, on one real speaker (``device.system.app.run_speaker``: real libvlc
    on the dummy output playing the synthesised demo library, the replay camera on the
@@ -473,7 +474,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         broker = Broker(tmp / "broker")
-        with broker.conf.open("a") as f:  # as the README's configuration has it
+        with broker.conf.open("a") as f:  # as docs/mqtt.md "Broker setup: Mosquitto" has it
             f.write("set_tcp_nodelay true\n")
         broker.start()
         try:

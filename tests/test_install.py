@@ -48,7 +48,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path, capsys, pi):
     out = capsys.readouterr().out
     assert _tree(tmp_path) == before
     steps = [line for line in out.splitlines() if line.startswith("[")]
-    assert len(steps) == 11 and all(f"[{i}/11]" in s for i, s in enumerate(steps, 1))
+    assert len(steps) == 12 and all(f"[{i}/12]" in s for i, s in enumerate(steps, 1))
     assert ("python3-picamera2" in steps[0]) == pi
     venv_step = next(s for s in steps if "virtual environment" in s)
     assert ("-m venv --system-site-packages" in venv_step) == pi
@@ -67,6 +67,9 @@ def test_install_into_a_tree_is_complete_and_idempotent(tmp_path, capfd):
     unit = (tmp_path / "etc/systemd/system/moodspeaker.service").read_text()
     assert f"ExecStart={VENV}/bin/moodspeaker run --config /etc/moodspeaker/config.toml" in unit
     assert "Environment=MOODSPEAKER_MODELS=/opt/moodspeaker/models" in unit
+    assert "Documentation=file:///opt/moodspeaker/docs/install.md" in unit
+    assert (tmp_path / "opt/moodspeaker/docs/install.md").read_bytes() == (
+        REPO / "docs/install.md").read_bytes()
     link = tmp_path / "etc/systemd/system/multi-user.target.wants/moodspeaker.service"
     assert link.is_symlink()
     for name in ("manifest.json", "fer_int8.tflite", "taste.npz"):

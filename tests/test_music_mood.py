@@ -210,7 +210,8 @@ def test_a_malformed_entry_names_the_problem(tmp_path):
 
 def test_full_quality_and_a_40_kbps_reencode_score_alike(tmp_path):
     """The model learnt from 40 kbps mono re-encodes; a listener's file must score the
-    same within 0.15 on each axis (README: the 40 Emotify clips, measured)."""
+    same within 0.15 on each axis (docs/music-mood.md, "Full-quality files against training-grade
+    copies": the 40 Emotify clips, measured)."""
     import soundfile as sf
 
     from trainer.music_mood.transfer import reencode_like_4q
@@ -225,8 +226,9 @@ def test_full_quality_and_a_40_kbps_reencode_score_alike(tmp_path):
 
 
 def test_the_evidence_behind_the_day_one_targets():
-    """README, "the day-one mapping": sad listeners prefer low arousal (MUMR), happy ones
-    positive valence (both sets); the picker's targets follow that."""
+    """docs/music-mood.md, "The day-one mapping and its evidence": sad listeners prefer low
+    arousal (MUMR), happy ones positive valence (both sets); the picker's targets follow
+    that."""
     from device.music.music_fit import DAY_ONE
     from trainer.music_mood.evidence import emotify, mumr
 

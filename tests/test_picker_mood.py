@@ -54,7 +54,7 @@ def test_happy_and_sad_get_different_music_and_picks_stay_varied():
     sad = Counter(quadrant[x.track.track_id] for x in sad_picks)
     high = lambda c: (c["Q1"] + c["Q2"]) / 200  # noqa: E731
     assert happy["Q1"] / 200 >= 0.5
-    assert (sad["Q3"] + sad["Q4"]) / 200 >= 0.5  # low arousal: the README's sad region
+    assert (sad["Q3"] + sad["Q4"]) / 200 >= 0.5  # low arousal: the sad region of docs/music-mood.md
     assert high(happy) - high(sad) >= 0.35
     # 200 first picks from 240 tracks: none more than 3 times
     for picks in (happy_picks, sad_picks):

@@ -12,6 +12,7 @@ never has to reach back into the loop's state from its own thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -99,17 +100,20 @@ class Progress(Event):
 class Subscription:
     """One listener's queue and the thread that drains it into its callback."""
 
-    def __init__(self, name: str, callback: Callable[[Event], None], maxsize: int):
+    def __init__(self, name: str, callback: Callable[[Event], None], maxsize: int,
+                 on_close: Callable[[Subscription], None] | None = None):
         self.name = name
         self.callback = callback
         self.queue: queue.Queue[Event | None] = queue.Queue(maxsize)
         self.dropped = 0
+        self.closed = False
+        self._on_close = on_close  # the bus forgets this subscription
         self._thread = threading.Thread(target=self._run, name=f"events-{name}", daemon=True)
         self._thread.start()
 
     def offer(self, event: Event) -> None:
-        """Never blocks: a full queue loses its oldest event."""
-        while True:
+        """Never blocks: a full queue loses its oldest event. A closed one takes nothing."""
+        while not self.closed:
             try:
                 self.queue.put_nowait(event)
                 return
@@ -135,13 +139,19 @@ class Subscription:
                               type(event).__name__)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued, then stop the thread."""
+        """Leave the bus, deliver what is queued, then stop the thread. Closing twice is a no-op."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._on_close is not None:
+            self._on_close(self)
         while True:
             try:
                 self.queue.put(None, timeout=timeout)
                 break
             except queue.Full:
-                self.queue.get_nowait()
+                with contextlib.suppress(queue.Empty):
+                    self.queue.get_nowait()
         self._thread.join(timeout)
 
 
@@ -152,16 +162,16 @@ class EventBus:
 
     def subscribe(self, name: str, callback: Callable[[Event], None], *,
                   maxsize: int = 1000) -> Subscription:
-        sub = Subscription(name, callback, maxsize)
+        """Queue events for ``callback`` on its own thread until ``close()`` (its or the bus's)."""
+        sub = Subscription(name, callback, maxsize, on_close=self._forget)
         with self._lock:
             self._subs.append(sub)
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def _forget(self, sub: Subscription) -> None:
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
-        sub.close()
 
     def publish(self, event: Event) -> None:
         with self._lock:

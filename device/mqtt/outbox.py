@@ -62,9 +62,6 @@ class Outbox:
         self._connected = False
         self._in_flight: dict[str, _Sent] = {}
         self._cursor = 0  # highest sync_seq sent and not yet known to be lost
-        self.sent_rows = 0
-        self.acked_rows = 0
-        self.resends = 0
         self._timeouts = 0  # in a row, since the last acknowledgement
 
     # --- other threads -------------------------------------------------------------
@@ -117,7 +114,7 @@ class Outbox:
             for r in value.rejected:
                 log.warning("sync: the trainer rejected listen %s: %s", r.get("event_id"),
                             r.get("error"))
-            self.acked_rows += journal.mark_synced(ids)
+            journal.mark_synced(ids)
             self._in_flight.pop(value.batch, None)
             self._timeouts = 0
         now = self._clock()
@@ -125,7 +122,6 @@ class Outbox:
         timeout = self.settings.ack_timeout_s * 2 ** min(self._timeouts, 5)
         if any(now - s.sent_at > timeout for s in self._in_flight.values()):
             self._timeouts += 1
-            self.resends += 1
             log.warning("sync: no acknowledgement within %.0f s; sending again", timeout)
             self._restart()
         self._pump(journal)
@@ -157,7 +153,6 @@ class Outbox:
                 self._connected = False
                 return
             self._in_flight[batch] = _Sent([r["event_id"] for r in good], self._clock())
-            self.sent_rows += len(good)
 
 
 def _row(listen: Listen) -> dict:

@@ -2,7 +2,7 @@
 
 Day one (``DAY_ONE``): each mood has a target point on the valence x arousal plane and a
 strength, chosen from what people in that mood liked in Emotify and MUMR (the numbers and
-the reasoning are in the README, "Music that follows the mood"; measured by
+the reasoning are in docs/music-mood.md, "The day-one mapping and its evidence"; measured by
 ``moodspeaker-train music-mood evidence``). A track's fit is 1 anywhere within ``RADIUS``
 of the target (a region, not a point: many tracks fit equally, so picks stay varied) and
 falls off as a Gaussian of the distance beyond it (0.14 at ``RADIUS + 2 SIGMA``).
@@ -47,7 +47,8 @@ class Target:
         return f"{self.region} (valence {self.valence:+.1f}, arousal {self.arousal:+.1f})"
 
 
-#: Listener mood -> the music it gets before any learning (evidence in the README).
+#: Listener mood -> the music it gets before any learning (evidence: docs/music-mood.md,
+#: "The day-one mapping and its evidence").
 DAY_ONE: dict[str, Target] = {
     "happy": Target(0.6, 0.5, 1.0),
     "sad": Target(0.2, -0.6, 1.0),

@@ -216,11 +216,3 @@ class GenreMapper:
         if self.missing:
             parts.append(f"{self.missing} empty")
         return "; ".join(parts)
-
-
-def genre_index(genre: str) -> int:
-    """Position of a genre id in :data:`GENRES` (the order of every array axis)."""
-    try:
-        return GENRES.index(genre)
-    except ValueError:
-        raise UserError(f"unknown genre {genre!r}; use one of {GENRES}") from None

@@ -8,7 +8,3 @@ from __future__ import annotations
 
 MOODS: tuple[str, ...] = ("happy", "sad", "angry", "neutral")
 UNKNOWN = "unknown"  # no face, no camera, or not confident yet
-
-
-def is_mood(value: object) -> bool:
-    return isinstance(value, str) and value in MOODS

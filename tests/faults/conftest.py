@@ -2,7 +2,8 @@
 test, "fault | outcome", the fault named by the first line of the test's docstring.
 
 ``bench/faults.py`` sets ``MOODSPEAKER_FAULTS_TABLE`` to a file name to get the rows as
-JSON (it adds its slow cases and prints the same table for the README)."""
+JSON (it adds its slow cases and prints the same table as docs/benchmarks.md,
+"Fault injection: what it survives")."""
 
 from __future__ import annotations
 

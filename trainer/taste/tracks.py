@@ -1,4 +1,7 @@
-"""Equations 5-6: track neighbours by cosine similarity of their user-rating vectors."""
+"""Equation 5: track neighbours by cosine similarity of their user-rating vectors.
+
+Equation 6 (predicting from them) runs on the device: ``device.shared.taste``.
+"""
 
 from __future__ import annotations
 
@@ -46,12 +49,3 @@ def track_neighbours(
         sim[lo : lo + len(rows), :take] = np.where(keep, vals, 0.0)
     return Neighbours(nbr, sim)
 
-
-def predict_track(user_ratings: dict[int, float], track: int, nb: Neighbours) -> float | None:
-    """Equation 6 for one unrated track, or None when no similar rated track exists."""
-    num = den = 0.0
-    for m, s in zip(nb.neighbors[track], nb.sims[track], strict=True):
-        if m >= 0 and m in user_ratings:
-            num += float(s) * user_ratings[m]
-            den += float(s)
-    return num / den if den > 0 else None

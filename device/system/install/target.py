@@ -76,6 +76,10 @@ class Target:
         return self.prefix / "models"
 
     @property
+    def docs_dir(self) -> PurePosixPath:
+        return self.prefix / "docs"
+
+    @property
     def config_file(self) -> PurePosixPath:
         return self.config_dir / "config.toml"
 

@@ -4,9 +4,9 @@ Chinese posts (Weibo, and Chinese mixed with English words) are read as characte
 1-3-grams: no segmenter is needed, and emoticons such as ``[泪]`` and English words inside
 a Chinese post become n-grams like any other. English posts are read as word 1-2-grams
 plus character 3-4-grams within words (spelling variants, "sooo"). The measured choices
-are in the README ("Post mood"). A model is scikit-learn's ``TfidfVectorizer`` per block
-(its vocabulary and IDF) and one-vs-rest logistic weights, stored as plain arrays
-(``save_models``/``load_models``), never pickled.
+are in docs/post-mood.md, "The model" ("Choices" and "Language routing"). A model is
+scikit-learn's ``TfidfVectorizer`` per block (its vocabulary and IDF) and one-vs-rest
+logistic weights, stored as plain arrays (``save_models``/``load_models``), never pickled.
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ def fit_vectorisers(blocks: tuple[Block, ...], texts: list[str]) -> tuple[list, 
 def save_models(models: dict[str, LanguageModel], path: Path) -> None:
     """One ``.npz`` of plain arrays: per language and block the vocabulary (in column
     order) and IDF (float16), and the weights as int8 with one scale per mood (what keeps
-    the file under 2 MB; README "Post mood" measures what the rounding changes)."""
+    the file under 2 MB; docs/post-mood.md, "The model" ("Shipped"), measures what the
+    rounding changes)."""
     arrays: dict[str, np.ndarray] = {}
     for lang, m in models.items():
         arrays[f"{lang}/blocks"] = np.array(json.dumps([asdict(b) for b in m.blocks]))

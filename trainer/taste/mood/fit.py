@@ -108,7 +108,8 @@ def fit_model(
     TF-IDF features and, per mood, one on the features scaled by that mood's naive-Bayes
     log-count ratio (NBSVM, Wang and Manning 2012), folded back into plain weights. The
     mean beat the plain one on every validation split and on the carry-over between the
-    Chinese corpora, and the twin alone on four of those five (README "Post mood");
+    Chinese corpora, and the twin alone on four of those five (docs/post-mood.md, "The
+    model", the "Choices, on validation data only" table);
     ``nb_twin=False`` fits the plain one alone."""
     vectorisers, x = fit_vectorisers(blocks, texts)
     y = np.array([CLASSES.index(m) for m in moods])
