@@ -7,11 +7,14 @@ service runs; only ``Speaker.run``'s wait between ticks is replaced by advancing
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 from device.loop.context import Clock
 from device.loop.speaker import Speaker
+from device.perception.mood_watch import FixedMood
+from device.shared.moods import UNKNOWN
 
 EPOCH = 1_780_000_000.0  # the fake wall clock's start (a fixed date in 2026)
 
@@ -32,6 +35,15 @@ class FakeClock:
 
     def loop_clock(self) -> Clock:
         return Clock(monotonic=self, wall=self.wall)
+
+
+def fixed_mood(clock: FakeClock, mood: str = UNKNOWN, confidence: float = 0.0) -> FixedMood:
+    """A ``FixedMood`` whose reading dates from ``clock``'s now (``FixedMood`` stamps its
+    reading with the real ``time.monotonic()``, which the loop would compare with the test
+    clock's time: a mood switch would never come due)."""
+    fixed = FixedMood(mood, confidence)
+    fixed.reading = dataclasses.replace(fixed.reading, since=clock())
+    return fixed
 
 
 def drive(speaker: Speaker, clock: FakeClock, seconds: float, *,
