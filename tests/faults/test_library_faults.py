@@ -1,17 +1,26 @@
-"""Faults of the music library, with the real speaker on a thread (``run_speaker``, what
-``moodspeaker run`` runs), real libvlc on the dummy output, real SQLite; no camera
-(FixedMood). The library is the synthesised demo tracks plus real MP3 clips from
-../shared/data where a fault needs a real MP3 (truncated, non-UTF-8 name)."""
+"""Faults of the music library, with the speaker as ``moodspeaker run`` builds it
+(``device.system.app.build``), real SQLite and a real library index; no camera (a fixed
+mood). The loop runs on a test clock (tests/harness/clock.py) and the player is the
+in-memory ``FakePlayer`` (device/playback/fake.py), which refuses a missing file and
+reports an undecodable one as libvlc does; the library is the synthesised demo tracks plus
+real MP3 clips from ../shared/data where a fault needs a real MP3 (truncated, non-UTF-8
+name). The real player is tested here once (a track shorter than a second: how libvlc
+reports it), in tests/test_speaker_player.py, tests/test_speaker_loop_libvlc.py and, with
+real ``moodspeaker run`` processes, in test_crash_faults.py and test_state_faults.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import time
+from collections.abc import Iterator
 
 from device.perception.mood_watch import Backoff
+from device.playback.fake import FakePlayer
 from device.storage.journal import Journal
+from device.system.app import Parts, build
 from device.system.demo import make_library
+from tests.harness.clock import FakeClock, drive, drive_until, fixed_mood
 from tests.harness.faults import (
     assert_journal_intact,
     longest_silence,
@@ -21,34 +30,47 @@ from tests.harness.faults import (
 from tests.harness.libvlc import require_libvlc
 from tests.harness.speaker import clips_dir, until
 
-require_libvlc()
+
+@contextlib.contextmanager
+def faked_speaker(cfg) -> Iterator[tuple[Parts, FakeClock]]:
+    """The speaker ``start_speaker`` runs (happy, 0.9: no camera), on the fake player and a
+    test clock; drive it with ``drive_until(..., start=True)`` first. Shut down (the last
+    listen closed, as at SIGTERM) and closed at the end of the block."""
+    clock = FakeClock()
+    with build(cfg, mood=fixed_mood(clock, "happy", 0.9), player=FakePlayer(clock),
+               clock=clock.loop_clock()) as parts:
+        try:
+            yield parts, clock
+        finally:
+            parts.speaker.shutdown()
 
 
 def test_a_music_folder_unplugged_while_playing_and_plugged_back(tmp_path):
     """music folder unplugged at run time, then plugged back"""
     lib = make_library(tmp_path / "lib", per_genre=1, seconds=1.5)
     cfg = speaker_config(tmp_path, tmp_path / "state")
-    run = start_speaker(cfg)
-    try:
-        assert run.ready.wait(30)
-        speaker = run.parts.speaker
-        speaker.picks.retry = Backoff(0.5, 0.5)  # the service waits 30 s, then longer, between tries
+    with faked_speaker(cfg) as (parts, clock):
+        speaker = parts.speaker
+        # the service waits 30 s, then longer, between tries
+        speaker.picks.retry = Backoff(0.5, 0.5)
         size = speaker.picker.size
-        until(lambda: speaker.stats.played >= 1, 10, "a first track")
+        drive_until(speaker, clock, lambda: speaker.stats.played >= 1, 10, "a first track",
+                    start=True)
         away = tmp_path / "unplugged"
         lib.rename(away)  # the USB disk is pulled ...
         lib.mkdir()  # ... leaving an empty mount point
-        until(lambda: speaker.note and "unreachable" in speaker.note, 10,
-               "the speaker to notice")
+        drive_until(speaker, clock, lambda: speaker.note and "unreachable" in speaker.note, 10,
+                    "the speaker to notice")
         played = speaker.stats.played
-        time.sleep(1.5)  # a few retries while it is away: no rows, nothing forgotten
+        # a few retries while it is away: no rows, nothing forgotten
+        drive(speaker, clock, 1.5, start=False, shutdown=False)
         assert speaker.stats.played == played and speaker.status().state == "waiting"
         lib.rmdir()
         away.rename(lib)  # plugged back
-        until(lambda: speaker.stats.played >= played + 2, 15, "the music to come back")
-        assert speaker.picker.size == size and len(run.parts.index.tracks()) == size
-    finally:
-        stats = run.finish()
+        drive_until(speaker, clock, lambda: speaker.stats.played >= played + 2, 15,
+                    "the music to come back")
+        assert speaker.picker.size == size and len(parts.index.tracks()) == size
+    stats = speaker.stats
     rows = assert_journal_intact(cfg.journal_path)
     assert len(rows) == stats.played
     assert stats.played >= played + 2 and stats.errors == 0
@@ -66,18 +88,16 @@ def test_unreadable_truncated_and_non_utf8_named_files_are_skipped_and_the_music
     # every track in turn: no repeats among the last 20 while another one is playable
     cfg = speaker_config(tmp_path, tmp_path / "state", picker={"no_repeat": 20})
     garbled, vanished = lib / "Mixed" / "rock-1.wav", lib / "Mixed" / "rap-1.wav"
-    run = start_speaker(cfg)
-    try:
-        assert run.ready.wait(30)  # scanned, not yet playing: damage two indexed files
-        garbled.write_bytes(b"\x00garbage" * 500)
+    with faked_speaker(cfg) as (parts, clock):  # scanned, not yet playing:
+        garbled.write_bytes(b"\x00garbage" * 500)  # damage two indexed files
         vanished.unlink()
-        speaker = run.parts.speaker
+        speaker = parts.speaker
         # all ten are tried (the cut one plays 1.5 s), then the good ones play on
-        until(lambda: speaker.stats.played >= 12, 40, "every track tried, then more")
-        indexed = {t.track_id for t in run.parts.index.tracks(playable_only=False)}
-        scan_errors = dict(run.parts.index.errors())
-    finally:
-        stats = run.finish()
+        drive_until(speaker, clock, lambda: speaker.stats.played >= 12, 40,
+                    "every track tried, then more", start=True)
+        indexed = {t.track_id for t in parts.index.tracks(playable_only=False)}
+        scan_errors = dict(parts.index.errors())
+    stats = speaker.stats
     # the scan kept its batch: every good file, the cut one too; junk is a named scan error
     assert {"Classical/cut.mp3", "Mixed/pop-1.wav", "Classical/classical-1.wav"} <= indexed
     assert any(p.endswith("junk.mp3") for p in scan_errors)
@@ -106,13 +126,11 @@ def test_the_speaker_never_repeats_a_track_among_the_last_no_repeat(tmp_path):
             shutil.copy(p, p.with_name(f"{extra}-2.wav"))
     cfg = speaker_config(tmp_path, tmp_path / "state",
                          picker={"no_repeat": 20, "temperature": 0.05, "seed": 5})
-    run = start_speaker(cfg)
-    try:
-        assert run.ready.wait(30)
-        n = run.parts.speaker.picker.size
-        until(lambda: run.parts.speaker.stats.played >= n + 6, 60, "a round and more")
-    finally:
-        run.finish()
+    with faked_speaker(cfg) as (parts, clock):
+        speaker = parts.speaker
+        n = speaker.picker.size
+        drive_until(speaker, clock, lambda: speaker.stats.played >= n + 6, 60,
+                    "a round and more", start=True)
     rows = assert_journal_intact(cfg.journal_path)
     window = min(20, n - 1) + 1  # any n consecutive listens are n different tracks
     tracks = [r[1] for r in rows]
@@ -122,6 +140,7 @@ def test_the_speaker_never_repeats_a_track_among_the_last_no_repeat(tmp_path):
 
 def test_a_short_valid_track_is_not_called_undecodable(tmp_path):
     """a valid track shorter than a second (dummy output)"""
+    require_libvlc()  # how libvlc reports a short track: the real player, in real time
     make_library(tmp_path / "lib", per_genre=1, seconds=0.8)
     cfg = speaker_config(tmp_path, tmp_path / "state", picker={"no_repeat": 20})
     run = start_speaker(cfg)

@@ -49,17 +49,19 @@ def fixed_mood(clock: FakeClock, mood: str = UNKNOWN, confidence: float = 0.0) -
 def drive(speaker: Speaker, clock: FakeClock, seconds: float, *,
           at: dict[float, Callable[[], object]] | None = None,
           until: Callable[[], bool] | None = None, real_pause_s: float = 0.0,
-          shutdown: bool = True) -> None:
+          start: bool = True, shutdown: bool = True) -> None:
     """Run ``speaker`` for ``seconds`` of test-clock time, as ``Speaker.run`` would.
 
     ``at``: actions to take once the test clock has reached a time (seconds from the
     start), e.g. ``{2.0: lambda: speaker.command("next")}``. ``until``: stop early once it
     is true. ``real_pause_s``: really sleep this long per tick, for tests that wait on a
-    background job's thread.
+    background job's thread. ``start``/``shutdown`` False: go on from, or stop short of, a
+    previous ``drive`` of the same speaker (a test in phases, checking between them).
     """
     pending = sorted((at or {}).items())
     t0 = clock()
-    speaker.start()
+    if start:
+        speaker.start()
     try:
         while clock() - t0 < seconds:
             while pending and clock() - t0 >= pending[0][0]:
@@ -75,3 +77,14 @@ def drive(speaker: Speaker, clock: FakeClock, seconds: float, *,
     finally:
         if shutdown:
             speaker.shutdown()
+
+
+def drive_until(speaker: Speaker, clock: FakeClock, cond: Callable[[], bool], seconds: float,
+                what: str, **kw) -> None:
+    """Go on driving a started speaker until ``cond`` holds (not shut down after); fail
+    naming ``what`` if it does not within ``seconds`` of test-clock time (like
+    ``tests.harness.speaker.until`` in real time)."""
+    kw.setdefault("start", False)
+    drive(speaker, clock, seconds, until=cond, shutdown=False, **kw)
+    if not cond():
+        raise AssertionError(f"not within {seconds} s (test clock): {what}")
