@@ -18,19 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("device", "trainer")
 
-# Being rewritten (issue 21) by another engineer; the rules are checked for them in
-# test_being_rewritten (expected to fail until then). The owner empties this list.
-BEING_REWRITTEN = [
-    "device/loop/*.py",
-    "device/mqtt/*.py",
-    "device/playback/*.py",
-    "device/system/app.py",
-    "device/system/config.py",
-    "device/shared/mqtt_protocol.py",
-    "device/shared/mqtt_client.py",
-]
-
-
 @dataclass(frozen=True)
 class Import:
     module: str  # the importing module
@@ -52,11 +39,6 @@ def _files() -> dict[str, Path]:
 
 
 FILES = _files()
-
-
-def _rewritten(module: str) -> bool:
-    path = FILES[module].relative_to(ROOT)
-    return any(path.match(pattern) for pattern in BEING_REWRITTEN)
 
 
 def _resolve(name: str) -> str | None:
@@ -175,19 +157,10 @@ def test_the_walker_sees_the_project():
     assert any(i.target == "trainer.taste.mood.scoring" for i in IMPORTS["trainer.taste.mood.fit"])
 
 
-@pytest.mark.parametrize("module", [m for m in FILES if not _rewritten(m)])
+@pytest.mark.parametrize("module", list(FILES))
 def test_imports_follow_the_layout(module):
     assert _violations(module) == []
 
 
 def test_no_import_cycles():
-    cycles = [c for c in _cycles() if not any(_rewritten(m) for m in c)]
-    assert cycles == []
-
-
-@pytest.mark.xfail(reason="being rewritten (issue 21): BEING_REWRITTEN lists them",
-                   strict=False)
-def test_being_rewritten():
-    problems = [v for m in FILES if _rewritten(m) for v in _violations(m)]
-    problems += [" -> ".join(c) for c in _cycles() if any(_rewritten(m) for m in c)]
-    assert problems == []
+    assert _cycles() == []

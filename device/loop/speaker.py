@@ -96,6 +96,9 @@ class Speaker:
         """The handler of every command in ``device.shared.commands.COMMAND_TABLE``."""
         pb, ok = self.playback, c.CommandResult(True)
 
+        def done(action: Callable[[], object]) -> Callable[[c.Command, Future], c.CommandResult]:
+            return lambda _cmd, _f: (action(), ok)[1]
+
         def previous(_cmd, _f):
             return ok if pb.previous() else c.CommandResult(False, "no previous track")
 
@@ -106,12 +109,12 @@ class Speaker:
             return c.CommandResult(True, detail="muted" if pb.mute(cmd.on) else "unmuted")
 
         handlers: dict[type, Callable] = {
-            c.Play: lambda _c, _f: pb.play() or ok,
-            c.Pause: lambda _c, _f: pb.pause() or ok,
-            c.Toggle: lambda _c, _f: pb.toggle() or ok,
-            c.Next: lambda _c, _f: pb.skip() or ok,
+            c.Play: done(pb.play),
+            c.Pause: done(pb.pause),
+            c.Toggle: done(pb.toggle),
+            c.Next: done(pb.skip),
             c.Previous: previous,
-            c.Stop: lambda _c, _f: pb.stop() or ok,
+            c.Stop: done(pb.stop),
             c.SetVolume: volume,
             c.Mute: mute,
             c.MoodOverride: lambda cmd, _f: self.mood.set_override(cmd.mood, cmd.minutes),

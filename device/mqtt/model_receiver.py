@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.shared.commands import Reload
+from device.shared.commands import CommandSink, Reload
 from device.shared.errors import UserError
 from device.shared.manifest import MANIFEST_NAME, load_manifest
 from device.shared.mqtt_protocol import (
@@ -52,13 +52,13 @@ class ModelReceiver:
         topics: Topics,
         store: ModelStore,
         check: Callable[[Path], None],
-        submit: Callable,  # Speaker.submit
-        publish: Callable[[str, bytes], None],
+        loop: CommandSink,  # the speaker loop, which applies a Reload
+        publish: Callable[[str, bytes], object],
     ):
         self.topics = topics
         self.store = store
         self.check = check
-        self.submit = submit
+        self.loop = loop
         self.publish = publish
         self._transfer: _Transfer | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
@@ -151,7 +151,7 @@ class ModelReceiver:
         except (UserError, OSError, ValueError) as exc:
             self._refuse(transfer, f"refused, the old models stay: {exc}")
             return
-        outcome = self.submit(Reload()).result(timeout=120)
+        outcome = self.loop.submit(Reload()).result(timeout=120)
         if not outcome.ok:
             self._refuse(transfer, f"installed in {installed} but not reloaded: "
                                    f"{outcome.error}")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from device.shared.moods import MOODS
 
@@ -247,6 +247,12 @@ def parse_command(name: str, value: object = None) -> Command:
     if spec is None:
         raise CommandError(f"unknown command {name!r}; one of {', '.join(COMMAND_NAMES)}")
     return spec.parse(_text(value))
+
+
+class CommandSink(Protocol):
+    """Where typed commands go (the speaker loop's inbox): the answer comes in the future."""
+
+    def submit(self, command: Command) -> Future[CommandResult]: ...
 
 
 def done(result: CommandResult) -> Future[CommandResult]:

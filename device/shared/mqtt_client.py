@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ class _ProtocolFallback:
     ``tests/test_mqtt_client.py`` checks the switch against a front that refuses v5)."""
 
     def __init__(self, client: mqtt.Client):
-        self._then = client.on_connect
+        self._then: Callable[..., None] | None = client.on_connect
         client.on_connect = self
 
     def __call__(self, client, userdata, flags, reason, properties) -> None:
@@ -208,7 +209,7 @@ class _FirstConnack:
     def __init__(self, client: mqtt.Client):
         self.reason: ReasonCode | None = None
         self.event = threading.Event()
-        self._then = client.on_connect
+        self._then: Callable[..., None] | None = client.on_connect
         client.on_connect = self
 
     def __call__(self, client, userdata, flags, reason, properties) -> None:

@@ -272,7 +272,7 @@ def check_listen(row: object) -> dict[str, Any]:
         out[key] = v
     for key in _NUM_REQUIRED:
         v = row.get(key)
-        if not _is_number(v):
+        if not isinstance(v, (int, float)) or not _is_number(v):
             raise ProtocolError(f"{where}: {key} must be a finite number")
         out[key] = float(v)
     v = row.get("duration_s")

@@ -22,6 +22,7 @@ from device.loop.context import Clock, LoopParts, LoopSettings, SpeakerStats
 from device.loop.events import EventBus, TrackEnded
 from device.loop.jobs import BackgroundJobs, MoodScoring
 from device.loop.speaker import Speaker
+from device.mqtt.bridge import MqttBridge
 from device.music.library import IndexCatalog, LibraryIndex, scan_library
 from device.music.picker_setup import (
     learning_for,
@@ -31,14 +32,17 @@ from device.music.picker_setup import (
     make_picker,
 )
 from device.perception.camera import open_source
+from device.perception.estimator import MoodEstimator
 from device.perception.mood_watch import Backoff, FixedMood, MoodSource, MoodWatcher
+from device.perception.smoothing import MoodSmoother
 from device.playback import Player, VlcPlayer, make_output
 from device.shared.errors import UserError
-from device.shared.manifest import load_manifest
+from device.shared.manifest import load_manifest, verify_file
 from device.shared.sqlite import disk_full, free_bytes
+from device.shared.taste import load_taste
 from device.storage.active_user import active_user, user_file
 from device.storage.journal import Journal
-from device.storage.model_store import ModelStore
+from device.storage.model_store import ModelStore, manifest_files
 from device.system.config import Config
 from device.system.sdnotify import Notifier
 from device.system.startup import StateLock, library_reachable, wait_for_library
@@ -48,8 +52,6 @@ log = logging.getLogger(__name__)
 
 
 def make_mood_watcher(cfg: Config, models_dir: Path) -> MoodWatcher:
-    from device.perception.smoothing import MoodSmoother
-
     c = cfg.camera
 
     def make_source():
@@ -66,8 +68,6 @@ def make_mood_watcher(cfg: Config, models_dir: Path) -> MoodWatcher:
 
 
 def load_estimator(cfg: Config, models_dir: Path):
-    from device.perception.estimator import MoodEstimator
-
     return MoodEstimator.from_models_dir(models_dir, threads=cfg.models.threads)
 
 
@@ -75,10 +75,6 @@ def check_models(cfg: Config, directory: Path) -> None:
     """Refuse a model set the speaker could not run: every file matches the manifest, the
     FER model loads in the TFLite runtime, the taste and music-mood models load (what a
     delivery must pass before it replaces the set in use)."""
-    from device.shared.manifest import verify_file
-    from device.shared.taste import load_taste
-    from device.storage.model_store import manifest_files
-
     for name, sha in manifest_files(directory).items():
         verify_file(directory / name, sha)
     manifest = load_manifest(directory)
@@ -232,9 +228,9 @@ def run_speaker(cfg: Config, stop: threading.Event, *, seconds: float | None = N
                 watcher.start()
             bridge = None
             if cfg.mqtt.host is not None:
-                from device.mqtt.bridge import MqttBridge
-
-                bridge = MqttBridge.for_speaker(cfg, parts, check=lambda d: check_models(cfg, d))
+                bridge = MqttBridge.for_speaker(
+                    cfg, loop=parts.speaker, bus=parts.bus, models=parts.models,
+                    check=lambda d: check_models(cfg, d))
                 bridge.start()
             notifier.ready(f"{parts.speaker.picker.size} tracks; starting")
             if on_ready is not None:

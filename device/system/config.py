@@ -360,7 +360,7 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> Config:
 def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:
     """Read ``path`` (default /etc/moodspeaker/config.toml; absent -> all defaults)."""
     explicit = path is not None
-    path = Path(path) if explicit else DEFAULT_CONFIG_PATH
+    path = DEFAULT_CONFIG_PATH if path is None else Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
