@@ -1,13 +1,21 @@
 """The speaker over MQTT, end to end, on a real Mosquitto (tests/mqtt_broker.py) with real
-libvlc; the camera is absent (FixedMood)."""
+libvlc; the camera is absent (FixedMood).
+
+These stay on the real player and real time: they test the whole ``run_speaker`` (the
+bridge, its reconnects, the retained topics) and ``run_speaker`` takes no player or clock.
+What costs time here is starting a speaker and a broker per test, not the audio; the
+synthesised library is made once per module and copied. The loop's own logic runs on the
+in-memory ``FakePlayer`` in tests/test_speaker_loop.py."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
 
 from device.shared.mqtt_protocol import Topics
+from device.system.demo import make_library
 from tests.harness.libvlc import require_libvlc
 from tests.mqtt_speaker import Remote, running, speaker_config
 
@@ -17,6 +25,20 @@ require_libvlc()
 @pytest.fixture
 def topics():
     return Topics("spk1")
+
+
+@pytest.fixture(scope="module")
+def library_once(tmp_path_factory):
+    """The library ``speaker_config`` makes (2 per genre, 30 s tracks), synthesised once."""
+    return make_library(tmp_path_factory.mktemp("library") / "lib", per_genre=2,
+                        seconds=30.0)
+
+
+@pytest.fixture(autouse=True)
+def _library(tmp_path, library_once):
+    """Copied where ``speaker_config`` looks (it keeps the files already there)."""
+    for where in (tmp_path, tmp_path / "again"):
+        shutil.copytree(library_once, where / "lib")
 
 
 def test_every_command_round_trips_and_state_follows(tmp_path, mqtt_broker, topics):
@@ -85,7 +107,8 @@ def test_a_flood_beyond_the_rate_limit_is_refused(tmp_path, mqtt_broker, topics)
     cfg = speaker_config(tmp_path, mqtt_broker.settings(), mqtt={"commands_per_minute": 5})
     with running(cfg) as parts:
         remote = Remote(mqtt_broker.settings(), topics)
-        try:
+        try:  # online: subscribed to its commands (one sent before that would be lost)
+            remote.wait_for(lambda m: m.topic == topics.availability and m.payload == b"online")
             results = [remote.set("volume", str(40 + i)) for i in range(8)]
         finally:
             remote.close()
