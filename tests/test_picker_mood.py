@@ -14,6 +14,7 @@ from device.music.library import Track
 from device.music.library.index import Scored
 from device.music.music_fit import DAY_ONE, MoodFit, PastListen, fit, mood_fit_from_listens
 from device.music.picker import Picker, PickWeights, capped_shares, spread_draws
+from device.system.config import PickerConfig
 from tests.harness.speaker import MoodTaste
 
 # Quadrant centres: Q1 happy, Q2 tense, Q3 sad, Q4 calm.
@@ -85,7 +86,7 @@ def test_unscored_tracks_stay_playable_and_scores_arrive_from_another_thread():
 
     tracks = [Track(f"t{i}", f"/m/t{i}", None, None, None, None, "pop", "tag", 30.0)
               for i in range(10)]
-    p = Picker(tracks, FlatTaste(), no_repeat=0, rng=random.Random(3),
+    p = Picker(tracks, FlatTaste(), PickerConfig(no_repeat=0), rng=random.Random(3),
                weights=PickWeights(repeat_decay=1.0))  # independent draws
     first = p.pick("ann", "sad")
     assert first is not None and first.fit is None

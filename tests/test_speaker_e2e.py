@@ -15,6 +15,7 @@ import pytest
 from device.music.picker import Picker
 from device.shared.paths import default_models_dir
 from device.system.app import build, make_mood_watcher
+from device.system.config import PickerConfig
 from device.system.demo import demo_config, make_library
 from tests.harness.libvlc import require_libvlc
 from tests.harness.speaker import MoodTaste
@@ -35,7 +36,8 @@ def test_happy_then_sad_faces_change_mood_and_genre(tmp_path):
     with build(cfg, mood=watcher) as parts:
         sp = parts.speaker
         sp.picker = Picker([t for ts in sp.picker.by_genre.values() for t in ts], MoodTaste(),
-                           temperature=0.05, no_repeat=1, feedback=sp.picker.feedback)
+                           PickerConfig(temperature=0.05, no_repeat=1),
+                           feedback=sp.picker.feedback)
         watcher.start()
         try:
             sp.run(threading.Event(), 22.0)

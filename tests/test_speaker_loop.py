@@ -17,7 +17,7 @@ from device.music.picker import Picker
 from device.perception.mood_watch import Backoff, MoodReading
 from device.playback.fake import FakePlayer
 from device.system.app import build
-from device.system.config import config_from_dict
+from device.system.config import PickerConfig, config_from_dict
 from device.system.demo import make_library
 from device.system.status import format_status
 from tests.harness.clock import FakeClock, drive, fixed_mood
@@ -66,8 +66,8 @@ def _faked(cfg, mood=None, clock=None):
 def _with_taste(parts, taste) -> None:
     p = parts.speaker.picker
     parts.speaker.picker = Picker(
-        [t for ts in p.by_genre.values() for t in ts], taste, temperature=0.05,
-        no_repeat=1, feedback=p.feedback, rng=p.rng)
+        [t for ts in p.by_genre.values() for t in ts], taste,
+        PickerConfig(temperature=0.05, no_repeat=1), feedback=p.feedback, rng=p.rng)
 
 
 def check_mood_switch(cfg, stats, listens) -> None:

@@ -8,6 +8,7 @@ from collections import Counter
 from device.music.learning import FeedbackTable, LearningRule
 from device.music.library import Track
 from device.music.picker import Picker, PickWeights
+from device.system.config import PickerConfig
 from tests.harness.speaker import MoodTaste
 
 
@@ -17,8 +18,8 @@ def _tracks(n_per_genre=10, genres=("pop", "classical", "rock", "light")):
 
 
 def test_mood_drives_the_genre_and_each_pick_explains_itself():
-    p = Picker(_tracks(), MoodTaste(), temperature=0.5, no_repeat=5, rng=random.Random(1),
-               weights=PickWeights(repeat_decay=1.0))  # the taste alone
+    p = Picker(_tracks(), MoodTaste(), PickerConfig(temperature=0.5, no_repeat=5),
+               rng=random.Random(1), weights=PickWeights(repeat_decay=1.0))  # the taste alone
     happy = Counter(p.pick("ann", "happy").genre for _ in range(200))
     sad = Counter(p.pick("ann", "sad").genre for _ in range(200))
     assert happy.most_common(1)[0][0] == "pop" and happy["pop"] > 190
@@ -29,7 +30,7 @@ def test_mood_drives_the_genre_and_each_pick_explains_itself():
 
 
 def test_no_repeats_within_the_window():
-    p = Picker(_tracks(6, ("pop",)), MoodTaste(), no_repeat=5, rng=random.Random(2))
+    p = Picker(_tracks(6, ("pop",)), MoodTaste(), PickerConfig(no_repeat=5), rng=random.Random(2))
     ids = [p.pick("ann", "happy").track.track_id for _ in range(60)]
     for i in range(len(ids)):
         assert ids[i] not in ids[max(0, i - 5):i]
@@ -44,7 +45,8 @@ def test_skips_push_a_genre_down_completions_up():
     assert abs(rule.adjustment(0, 1) + 0.6) < 1e-9
     assert -3.0 < rule.adjustment(0, 1000) < -2.9
     fb = FeedbackTable(rule, {})
-    p = Picker(_tracks(), MoodTaste(), temperature=0.5, feedback=fb, rng=random.Random(3))
+    p = Picker(_tracks(), MoodTaste(), PickerConfig(temperature=0.5), feedback=fb,
+               rng=random.Random(3))
     for _ in range(40):
         fb.record("happy", "pop", "skipped")
     table = p.genre_table("ann", "happy")
@@ -57,7 +59,7 @@ def test_never_repeats_a_recent_track_while_another_is_playable():
     """Issue 13 item 5: 40 tracks, no_repeat 20, two-track genres: the old genre-first
     draw replayed the track just played once its genre was exhausted."""
     tracks = _tracks(12, ("pop", "classical", "rock")) + _tracks(2, ("folk", "jazz"))
-    p = Picker(tracks, MoodTaste(), no_repeat=20, rng=random.Random(5))
+    p = Picker(tracks, MoodTaste(), PickerConfig(no_repeat=20), rng=random.Random(5))
     ids = [p.pick("ann", "happy").track.track_id for _ in range(400)]
     for i in range(len(ids)):
         assert ids[i] not in ids[max(0, i - 20):i], (i, ids[i])
@@ -69,7 +71,7 @@ def test_a_tiny_genre_does_not_dominate():
     tracks = _tracks(36, ("pop",)) + _tracks(2, ("folk", "jazz"))
     taste = MoodTaste()
     taste.best = {}  # every genre 3/10: only size matters
-    p = Picker(tracks, taste, no_repeat=0, rng=random.Random(6),
+    p = Picker(tracks, taste, PickerConfig(no_repeat=0), rng=random.Random(6),
                weights=PickWeights(repeat_decay=1.0))  # independent draws
     genres = Counter(p.pick("ann", "happy").genre for _ in range(2000))
     tiny = (genres["folk"] + genres["jazz"]) / 2000
@@ -77,6 +79,6 @@ def test_a_tiny_genre_does_not_dominate():
 
 
 def test_when_every_track_is_recent_the_oldest_comes_back():
-    p = Picker(_tracks(3, ("pop",)), MoodTaste(), no_repeat=10, rng=random.Random(7))
+    p = Picker(_tracks(3, ("pop",)), MoodTaste(), PickerConfig(no_repeat=10), rng=random.Random(7))
     ids = [p.pick("ann", "happy").track.track_id for _ in range(9)]
     assert ids[3:6] == ids[0:3] and ids[6:9] == ids[0:3]

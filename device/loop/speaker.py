@@ -29,12 +29,13 @@ from device.loop.context import (
     LoopSettings,
     SpeakerStats,
 )
-from device.loop.events import Event, EventBus, Progress, SpeakerStatus, StateChanged, TrackInfo
+from device.loop.events import Event, EventBus, Progress, SpeakerStatus
 from device.loop.library_jobs import LibraryJobs
 from device.loop.mood import MoodFollower
 from device.loop.picks import Picks
 from device.loop.playback import NowPlaying, PlaybackController
 from device.loop.session import Session
+from device.loop.status import StatusReporter
 from device.music.picker import Picker
 from device.playback.base import Player
 from device.shared import commands as c
@@ -77,9 +78,7 @@ class Speaker:
         self.bus = bus or EventBus()
         self.stats = SpeakerStats()
         self._watchdog = watchdog
-        self._activity = activity
         self._inbox: queue.Queue[_InboxItem] = queue.Queue()
-        self._last_key: tuple | None = None
         self._last_progress = 0.0
         ctx = self.ctx = LoopContext(parts, self.settings, clock or Clock(), self.stats,
                                      self._emit, self.call_soon)
@@ -88,6 +87,7 @@ class Speaker:
         ctx.mood = self.mood = MoodFollower(ctx)
         ctx.session = self.session = Session(ctx)
         ctx.library_jobs = self.library_jobs = LibraryJobs(ctx, self._answer)
+        self.reporter = StatusReporter(ctx, activity)
         self._handlers = self._dispatch_table()
         self.session.poll_user_file()
 
@@ -314,54 +314,10 @@ class Speaker:
 
     def status(self) -> SpeakerStatus:
         """The snapshot every event carries; built on the loop thread."""
-        reading = self.parts.mood.latest()
-        pb, mood = self.playback, self.mood
-        n = pb.now
-        track = None
-        state = "stopped"
-        if n is not None:
-            ps = pb.player.poll()
-            state = "paused" if ps.state == "paused" else "playing"
-            t = n.track
-            track = TrackInfo(t.title, t.artist, t.album, t.track_id,
-                              ps.duration_s or t.duration_s, ps.position_s)
-        elif not pb.stopped_by_user and (self.picks.note or mood.first_wait_until is not None):
-            state = "waiting"
-        return SpeakerStatus(
-            state=state, user=self.session.user, mood=reading.mood,
-            confidence=reading.confidence, camera_ok=reading.camera_ok,
-            music_mood=mood.music_mood, override=mood.override,
-            override_until=mood.override_until, volume=pb.volume_target, muted=pb.muted,
-            track=track, genre=n.genre if n else None,
-            explanation=n.explanation if n else None, note=self._note(),
-            activity=self._activity() if self._activity else None,
-        )
-
-    def _note(self) -> str | None:
-        if self.playback.now is not None:
-            return None
-        if self.playback.stopped_by_user:
-            return "stopped by a command"
-        if self.mood.first_wait_until is not None:
-            return "waiting for the camera's first look"
-        return self.picks.note
+        return self.reporter.status()
 
     def _emit(self, kind: type[Event], **detail) -> None:
-        self.bus.publish(kind(status=self.status(), **detail))
-
-    _KEY_NAMES = ("state", "volume", "mute", "user", "override", "override", "music_mood",
-                  "track", "note")
+        self.bus.publish(kind(status=self.reporter.status(), **detail))
 
     def _publish_state_if_changed(self) -> None:
-        pb, mood = self.playback, self.mood
-        n = pb.now
-        key = (
-            pb.state_name(), pb.volume_target, pb.muted, self.session.user, mood.override,
-            mood.override_until, mood.music_mood, n.event_id if n else None, self._note(),
-        )
-        if key != self._last_key:
-            what = "state" if self._last_key is None else ",".join(dict.fromkeys(
-                name for name, a, b in zip(self._KEY_NAMES, self._last_key, key, strict=True)
-                if a != b))
-            self._last_key = key
-            self._emit(StateChanged, what=what)
+        self.reporter.publish_if_changed()

@@ -44,6 +44,7 @@ from device.music.library.index import Scored
 from device.music.music_fit import MoodFit, Target, expected_fit, fit
 from device.shared.genres import DISPLAY_NAMES
 from device.shared.moods import UNKNOWN
+from device.system.config import PickerConfig
 
 
 class Taste(Protocol):
@@ -128,18 +129,18 @@ class Picker:
         self,
         tracks: Iterable[Track],
         taste: Taste,
+        settings: PickerConfig | None = None,
         *,
-        temperature: float = 1.0,
-        no_repeat: int = 20,
-        candidates: int = 256,
         feedback: FeedbackTable | None = None,
         mood_fit: MoodFit | None = None,
         weights: PickWeights | None = None,
         rng: random.Random | None = None,
     ):
+        settings = settings or PickerConfig()
+        no_repeat = settings.no_repeat
         self.taste = taste
-        self.temperature = temperature
-        self.candidates = candidates
+        self.temperature = settings.temperature
+        self.candidates = settings.candidates
         self.feedback = feedback
         self.mood_fit = mood_fit if mood_fit is not None else MoodFit()
         self.weights = weights or PickWeights()

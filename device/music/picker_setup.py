@@ -76,8 +76,6 @@ def make_picker(cfg: Config, index: LibraryIndex, taste, *, user: str, journal=N
     rule = learning_rule(cfg)
     feedback, mood_fit = learning_for(user, journal, index, rule)
     return Picker(
-        index.tracks(), taste, temperature=cfg.picker.temperature,
-        no_repeat=cfg.picker.no_repeat, candidates=cfg.picker.candidates,
-        feedback=feedback, mood_fit=mood_fit,
+        index.tracks(), taste, cfg.picker, feedback=feedback, mood_fit=mood_fit,
         rng=random.Random(cfg.picker.seed if seed is None else seed),
     )

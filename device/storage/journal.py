@@ -102,7 +102,60 @@ def _row(r: tuple) -> Listen:
     return Listen(**d)
 
 
-class Journal(Closing):
+class JournalQueries(Closing):
+    """What the journal's readers ask (the loop, the outbox, the CLI): what is on disk now,
+    or an empty answer while a full disk kept the journal from opening."""
+
+    db: sqlite3.Connection | None
+
+    def _read(self, fn: Callable[[sqlite3.Connection], _T], default: _T) -> _T:
+        return default if self.db is None else fn(self.db)
+
+    def unsynced(self, limit: int, *, after_seq: int = 0) -> list[Listen]:
+        """Closed listens not yet acknowledged, oldest first (by ``sync_seq``)."""
+        return self._read(lambda db: [_row(r) for r in db.execute(
+            _SELECT + " WHERE synced = 0 AND sync_seq IS NOT NULL AND sync_seq > ?"
+            " ORDER BY sync_seq LIMIT ?", (after_seq, limit))], [])
+
+    def unsynced_count(self) -> int:
+        return self._read(lambda db: db.execute(
+            "SELECT COUNT(*) FROM listens WHERE synced = 0 AND sync_seq IS NOT NULL"
+        ).fetchone()[0], 0)
+
+    def get(self, event_id: str) -> Listen | None:
+        r = self._read(lambda db: db.execute(
+            _SELECT + " WHERE event_id = ?", (event_id,)).fetchone(), None)
+        return _row(r) if r else None
+
+    def tail(self, n: int = 20) -> list[Listen]:
+        return self._read(lambda db: [_row(r) for r in db.execute(
+            _SELECT + " ORDER BY started_at DESC, rowid DESC LIMIT ?", (n,))][::-1], [])
+
+    def all(self) -> list[Listen]:
+        return self._read(lambda db: [_row(r) for r in db.execute(
+            _SELECT + " ORDER BY started_at, rowid")], [])
+
+    def last_closed(self) -> Listen | None:
+        r = self._read(lambda db: db.execute(
+            _SELECT + " WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, rowid DESC LIMIT 1"
+        ).fetchone(), None)
+        return _row(r) if r else None
+
+    def recent_track_ids(self, user: str, n: int) -> list[str]:
+        """Newest first: the no-repeat window survives a restart."""
+        return self._read(lambda db: [r[0] for r in db.execute(
+            "SELECT track_id FROM listens WHERE user = ? ORDER BY started_at DESC, rowid DESC"
+            " LIMIT ?", (user, n))], [])
+
+    def feedback_counts(self, user: str) -> dict[tuple[str, str], tuple[int, int]]:
+        """(mood, genre) -> (completed, skipped) for one user."""
+        rows: list[tuple[str, str, int, int]] = self._read(lambda db: db.execute(
+            "SELECT mood, genre, completed, skipped FROM genre_feedback WHERE user = ?",
+            (user,)).fetchall(), [])
+        return {(m, g): (c, s) for m, g, c, s in rows}
+
+
+class Journal(JournalQueries):
     """Owns one SQLite connection: open one Journal per thread (loop, sync, CLI).
 
     A damaged journal is never replaced or repaired behind the owner's back: it holds
@@ -353,51 +406,3 @@ class Journal(Closing):
                 [(e,) for e in event_ids],
             )
         return cur.rowcount
-
-    # --- reading (what is on disk) ---------------------------------------------------
-
-    def _read(self, fn: Callable[[sqlite3.Connection], _T], default: _T) -> _T:
-        return default if self.db is None else fn(self.db)
-
-    def unsynced(self, limit: int, *, after_seq: int = 0) -> list[Listen]:
-        """Closed listens not yet acknowledged, oldest first (by ``sync_seq``)."""
-        return self._read(lambda db: [_row(r) for r in db.execute(
-            _SELECT + " WHERE synced = 0 AND sync_seq IS NOT NULL AND sync_seq > ?"
-            " ORDER BY sync_seq LIMIT ?", (after_seq, limit))], [])
-
-    def unsynced_count(self) -> int:
-        return self._read(lambda db: db.execute(
-            "SELECT COUNT(*) FROM listens WHERE synced = 0 AND sync_seq IS NOT NULL"
-        ).fetchone()[0], 0)
-
-    def get(self, event_id: str) -> Listen | None:
-        r = self._read(lambda db: db.execute(
-            _SELECT + " WHERE event_id = ?", (event_id,)).fetchone(), None)
-        return _row(r) if r else None
-
-    def tail(self, n: int = 20) -> list[Listen]:
-        return self._read(lambda db: [_row(r) for r in db.execute(
-            _SELECT + " ORDER BY started_at DESC, rowid DESC LIMIT ?", (n,))][::-1], [])
-
-    def all(self) -> list[Listen]:
-        return self._read(lambda db: [_row(r) for r in db.execute(
-            _SELECT + " ORDER BY started_at, rowid")], [])
-
-    def last_closed(self) -> Listen | None:
-        r = self._read(lambda db: db.execute(
-            _SELECT + " WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, rowid DESC LIMIT 1"
-        ).fetchone(), None)
-        return _row(r) if r else None
-
-    def recent_track_ids(self, user: str, n: int) -> list[str]:
-        """Newest first: the no-repeat window survives a restart."""
-        return self._read(lambda db: [r[0] for r in db.execute(
-            "SELECT track_id FROM listens WHERE user = ? ORDER BY started_at DESC, rowid DESC"
-            " LIMIT ?", (user, n))], [])
-
-    def feedback_counts(self, user: str) -> dict[tuple[str, str], tuple[int, int]]:
-        """(mood, genre) -> (completed, skipped) for one user."""
-        rows: list[tuple[str, str, int, int]] = self._read(lambda db: db.execute(
-            "SELECT mood, genre, completed, skipped FROM genre_feedback WHERE user = ?",
-            (user,)).fetchall(), [])
-        return {(m, g): (c, s) for m, g, c, s in rows}
