@@ -34,7 +34,7 @@ def main() -> int:
     ap.add_argument("--models", type=Path, default=REPO / "models")
     args = ap.parse_args()
 
-    from device.shared.manifest import MOODS
+    from device.shared.moods import MOODS
     from trainer.fer.dataset import FER_LABELS, ferplus_distribution, load_fer_csv
     from trainer.fer.evaluate import predict
     from trainer.fer.metrics import true_moods

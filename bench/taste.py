@@ -28,7 +28,7 @@ DATA = ROOT.parent / "shared" / "data"
 def synth(n_users: int, posts_per_user: int, seed: int = 0):
     """Posts and listens for ``n_users`` planted users, vectorised."""
     from device.shared.genres import GENRES
-    from device.shared.manifest import MOODS
+    from device.shared.moods import MOODS
     from trainer.taste.mood.corpora import read_nlpcc
     from trainer.taste.records import Listen, Post
     from trainer.taste.simulate import planted_tastes, session_gaps

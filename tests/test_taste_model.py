@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from device.shared.manifest import MOODS, ManifestError
+from device.shared.manifest import ManifestError
+from device.shared.moods import MOODS
 from device.shared.taste import load_taste
 from trainer.taste.build import BuildConfig, build_artifact, classify_posts
 from trainer.taste.export import TasteArtifact, export

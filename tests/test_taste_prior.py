@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from device.shared.genres import GENRES
-from device.shared.manifest import MOODS
+from device.shared.moods import MOODS
 from device.shared.taste import load_taste
 from trainer.taste.export import export
 from trainer.taste.prior import Rows, cross_validate, fit_prior, prior_artifact, read_sources
