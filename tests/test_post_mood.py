@@ -316,7 +316,7 @@ def test_posts_csv_and_jsonl_to_json_lines(tmp_path, capsys):
 def test_posts_from_a_mastodon_outbox(tmp_path):
     from datetime import datetime, timezone
 
-    from test_taste_imports import mastodon_outbox
+    from tests.test_taste_imports import mastodon_outbox
 
     when = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
     outbox = mastodon_outbox([(when, "<p>What a wonderful, happy day!</p>"),
