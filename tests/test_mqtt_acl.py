@@ -1,73 +1,34 @@
-"""The README's Mosquitto ACL on a real broker: each speaker (username = device id) is
-confined to its own tree and its own discovery topic; the trainer and Home Assistant see
-every device. Device A cannot command device B, nor read B's topics."""
+"""The provisioned ACL on a real broker (``moodspeaker-train speakers``, started from its own
+``moodspeaker.conf``): each speaker (user = device id) is confined to its own topics and its
+own discovery topic; ingest, publisher and Home Assistant see every speaker, each only in
+its own job. docs/mqtt.md shows the ACL provisioning writes for an example speaker, and
+this checks both: that the docs show README_ACL, and that provisioning writes exactly it.
+tests/test_mqtt_adversarial.py attacks the same setup harder."""
 
 from __future__ import annotations
-
-import queue
-import threading
 
 import pytest
 
 from device.mqtt.discovery import discovery_topic
-from device.shared.mqtt_client import connect, make_client
 from device.shared.mqtt_protocol import Topics, listens_subscription
-from tests.harness.broker import README_ACL
-
-USERS = {"devA": "pa", "devB": "pb", "trainer": "pt", "homeassistant": "ph"}
-
-
-class Peer:
-    def __init__(self, broker, user: str, subscribe: list[str] = ()):
-        self.messages: queue.Queue = queue.Queue()
-        self.granted: list = []
-        self.published: dict[int, object] = {}
-        done = threading.Event()
-        settings = broker.settings(username=user, password=USERS[user])
-
-        def on_connect(c, u, f, rc, p):
-            if subscribe:
-                c.subscribe([(t, 1) for t in subscribe])
-            else:
-                done.set()
-
-        def on_subscribe(c, u, mid, reason_codes, p):
-            self.granted = list(reason_codes)
-            done.set()
-
-        def on_publish(c, u, mid, reason, p):
-            self.published[mid] = reason
-
-        def build():
-            c = make_client(settings, user)
-            c.on_connect, c.on_subscribe, c.on_publish = on_connect, on_subscribe, on_publish
-            c.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
-            return c
-
-        self.client = connect(build(), settings, timeout=5)
-        assert done.wait(5)
-
-    def publish(self, topic: str, payload: bytes | str, retain: bool = False):
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(5)
-        return self.published.get(info.mid)
-
-    def received(self, timeout: float = 0.5) -> list[tuple[str, bytes]]:
-        out = []
-        try:
-            while True:
-                out.append(self.messages.get(timeout=timeout))
-        except queue.Empty:
-            return out
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+from tests.harness.broker import (
+    MOSQUITTO,
+    README_ACL,
+    SKIP_REASON,
+    Peer,
+    credentials,
+    provision,
+    provision_broker,
+)
 
 
 @pytest.fixture
-def acl_broker(mqtt_broker_factory):
-    return mqtt_broker_factory(users=USERS, acl=README_ACL)
+def acl_broker(tmp_path):
+    if MOSQUITTO is None:
+        pytest.skip(SKIP_REASON)
+    broker = provision_broker(tmp_path / "broker", ["devA", "devB"])
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture
@@ -75,7 +36,9 @@ def peers(acl_broker):
     made: list[Peer] = []
 
     def make(user, subscribe=()) -> Peer:
-        made.append(Peer(acl_broker, user, list(subscribe)))
+        username, password = credentials(acl_broker.folder, user)
+        settings = acl_broker.settings(username=username, password=password)
+        made.append(Peer(settings, user, list(subscribe)))
         return made[-1]
 
     yield make
@@ -101,33 +64,39 @@ def test_device_a_cannot_command_device_b(peers):
 
 def test_device_a_cannot_read_device_b(peers):
     b = Topics("devB")
-    spy = peers("devA", [b.state, b.listens_ack, "moodspeaker/#"])
+    spy = peers("devA", [b.state, b.listens_ack, "moodspeaker/#", "#"])
     dev_b = peers("devB")
+    ingest = peers("ingest")
     dev_b.publish(b.state, '{"state": "playing"}')
-    dev_b.publish(b.listens_ack, "{}")
+    ingest.publish(b.listens_ack, "{}")
     # Mosquitto grants the subscriptions but never delivers what the ACL denies A.
     assert spy.received() == []
-    dev_b.publish(Topics("devA").state, "{}")  # and B cannot write into A's tree
+    assert dev_b.publish(Topics("devA").state, "{}").is_failure  # B cannot write into A's
     assert spy.received() == []
 
 
-def test_discovery_and_trainer_topics(peers, acl_broker):
-    a, b = Topics("devA"), Topics("devB")
-    ha = peers("homeassistant", ["homeassistant/device/+/config"])
-    trainer = peers("trainer", [listens_subscription(share="g"), a.listens])
-    assert not any(rc.is_failure for rc in trainer.granted)
-    dev_a = peers("devA", ["homeassistant/status"])
+def test_discovery_and_trainer_topics(peers):
+    a = Topics("devA")
+    ha = peers("homeassistant", ["homeassistant/device/+/config", "moodspeaker/+/state"])
+    ingest = peers("ingest", [listens_subscription(share="g")])
+    assert not any(rc.is_failure for rc in ingest.granted)
+    dev_a = peers("devA", ["homeassistant/status", a.listens_ack])
     dev_a.publish(discovery_topic("homeassistant", "devA"), "{}", retain=True)
-    dev_a.publish(discovery_topic("homeassistant", "devB"), "{}", retain=True)
-    assert ha.received() == [(discovery_topic("homeassistant", "devA"), b"{}")]
+    assert dev_a.publish(discovery_topic("homeassistant", "devB"), "{}", retain=True).is_failure
+    dev_a.publish(a.state, "{}")
+    assert sorted(ha.received()) == [(discovery_topic("homeassistant", "devA"), b"{}"),
+                                     (a.state, b"{}")]
     ha.publish("homeassistant/status", "online")
     assert dev_a.received() == [("homeassistant/status", b"online")]
     dev_a.publish(a.listens, "batch")
-    got = trainer.received()
-    assert (a.listens, b"batch") in got
-    assert not dev_a.publish(a.listens_ack, "x").is_failure  # own tree, readwrite
-    assert peers("devB").publish(b.listens, "b") is not None
+    assert ingest.received() == [(a.listens, b"batch")]  # through $share/g/...
+    ingest.publish(a.listens_ack, "ack")
+    assert dev_a.received() == [(a.listens_ack, b"ack")]
+    assert dev_a.publish(a.listens_ack, "x").is_failure  # a speaker cannot ack itself
 
 
-def test_the_docs_show_the_tested_acl(repo_root):
+def test_provisioning_writes_the_documented_acl(tmp_path, repo_root):
+    provision(tmp_path / "b", "add", "kitchen", "--host", "broker.lan",
+              "--persistence-dir", str(tmp_path / "data"))
+    assert (tmp_path / "b" / "acl").read_text() == README_ACL
     assert README_ACL in (repo_root / "docs" / "mqtt.md").read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.shared.mqtt_client import MqttSettings
+from trainer.provision import acl as provision_acl
 
 MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
@@ -30,20 +32,12 @@ SKIP_REASON = (
     "mosquitto is not installed: `bash bootstrap.sh test` installs it (apt package mosquitto)"
 )
 
-# The README's ACL: each device (username = device id) only under its own tree and its own
-# Home Assistant discovery topic; the trainer and Home Assistant see every device.
-README_ACL = """\
-pattern readwrite moodspeaker/%u/#
-pattern readwrite homeassistant/device/%u/config
-pattern read homeassistant/status
-
-user trainer
-topic readwrite moodspeaker/#
-
-user homeassistant
-topic readwrite moodspeaker/#
-topic readwrite homeassistant/#
-"""
+# The ACL docs/mqtt.md shows: what `moodspeaker-train speakers add kitchen` writes (the three
+# service users, made with the broker folder, and one speaker). tests/test_mqtt_acl.py checks
+# that provisioning writes exactly this and that the docs show it.
+README_ACL_USERS = {"ingest": "ingest", "publisher": "publisher",
+                    "homeassistant": "homeassistant", "kitchen": "speaker"}
+README_ACL = provision_acl.render(README_ACL_USERS)
 
 
 def free_port() -> int:
@@ -279,3 +273,166 @@ def subscribed_client(settings: MqttSettings, client_id: str, topic: str, on_mes
         client.loop_stop()
         raise RuntimeError(f"{client_id}: {topic} not subscribed within 10 s")
     return client
+
+
+class ProvisionedBroker(Broker):
+    """Mosquitto started from a broker folder that ``moodspeaker-train speakers`` made: its
+    ``moodspeaker.conf`` as written, plus only the test's log file (and ``user root``
+    when the tests run as root). Provision with ``--port`` (and ``--tls-port``) set to free
+    ports and ``--persistence-dir`` inside the test's temp folder."""
+
+    def __init__(self, broker_dir: Path, *, certs: Certs | None = None):
+        if MOSQUITTO is None:
+            raise RuntimeError(SKIP_REASON)
+        import json
+
+        state = json.loads((broker_dir / "broker.json").read_text())["listeners"]
+        self.folder = broker_dir
+        self.port = int(state["port"])
+        self.tls_port = int(state["tls"]["port"]) if state["tls"] else None
+        self.certs = certs
+        self.users = {}
+        self.proc = None
+        self.log = broker_dir / "mosquitto.log"
+        Path(state["persistence"]).mkdir(parents=True, exist_ok=True)
+        extra = [f"log_dest file {self.log}", "log_type all"]
+        if os.geteuid() == 0:
+            extra.append("user root")
+        self.conf = broker_dir / "test-mosquitto.conf"
+        self.conf.write_text((broker_dir / "moodspeaker.conf").read_text()
+                             + "\n# test only\n" + "\n".join(extra) + "\n")
+
+    def settings(self, **overrides) -> MqttSettings:
+        base: dict = {"host": self.host, "port": self.port}
+        base.update(overrides)
+        return MqttSettings(**base)
+
+    def tls_settings(self, **overrides) -> MqttSettings:
+        assert self.tls_port is not None and self.certs is not None
+        return self.settings(port=self.tls_port, tls_ca=self.certs.ca, **overrides)
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads the password file and the ACL again."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+
+def read_credentials(path: Path) -> dict:
+    """The ``[mqtt]`` table of a provisioned ``speakers/NAME.toml`` or ``clients/NAME.toml``."""
+    import tomllib
+
+    return tomllib.loads(path.read_text())["mqtt"]
+
+
+def provision(broker_dir: Path, *argv: str) -> str:
+    """``moodspeaker-train speakers ARGV --broker-dir DIR`` in process; its stdout. A user
+    error raises (the exit status is 2)."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from trainer.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = main(["speakers", *argv, "--broker-dir", str(broker_dir)])
+    if rc != 0:
+        raise ProvisionError(rc, err.getvalue())
+    return out.getvalue()
+
+
+class ProvisionError(Exception):
+    def __init__(self, rc: int, message: str):
+        super().__init__(f"exit {rc}: {message}")
+        self.rc, self.message = rc, message
+
+
+def provision_broker(broker_dir: Path, speakers: list[str], *extra: str,
+                     certs: Certs | None = None) -> ProvisionedBroker:
+    """A broker folder with ``speakers`` (and the service users) on free loopback ports,
+    persistence inside it; started."""
+    args = ["--host", "127.0.0.1", "--bind", "127.0.0.1", "--port", str(free_port()),
+            "--persistence-dir", str(broker_dir / "data"), *extra]
+    if certs is not None:
+        args += ["--tls-ca", str(certs.ca), "--tls-cert", str(certs.server_cert),
+                 "--tls-key", str(certs.server_key), "--tls-port", str(free_port())]
+    for n, name in enumerate(speakers):
+        provision(broker_dir, "add", name, *(args if n == 0 else ()))
+    return ProvisionedBroker(broker_dir, certs=certs).start()
+
+
+def credentials(broker_dir: Path, user: str) -> tuple[str, str]:
+    """(username, password) of a provisioned user."""
+    path = broker_dir / "speakers" / f"{user}.toml"
+    if not path.exists():
+        path = broker_dir / "clients" / f"{user}.toml"
+    mqtt = read_credentials(path)
+    return mqtt["username"], mqtt["password"]
+
+
+class Peer:
+    """A plain MQTT 5 client (``device.shared.mqtt_client``) logged in as one user,
+    subscribed to ``subscribe`` once connected; it records what it receives and the
+    broker's answer to each of its publishes (PUBACK reason: ``is_failure`` when the ACL
+    refused it)."""
+
+    def __init__(self, settings: MqttSettings, client_id: str, subscribe=(), *,
+                 persistent: bool = False):
+        import queue
+
+        from device.shared.mqtt_client import connect, make_client
+
+        self.messages: queue.Queue = queue.Queue()
+        self.granted: list = []
+        self.published: dict[int, object] = {}
+        self.disconnects: list[object] = []
+        self.connected = threading.Event()
+        done = threading.Event()
+        topics = list(subscribe)
+
+        def on_connect(c, u, f, rc, p):
+            self.connected.set()
+            if topics:
+                c.subscribe([(t, 1) for t in topics])
+            else:
+                done.set()
+
+        def on_subscribe(c, u, mid, reason_codes, p):
+            self.granted = list(reason_codes)
+            done.set()
+
+        def on_publish(c, u, mid, reason, p):
+            self.published[mid] = reason
+
+        def on_disconnect(c, u, f, reason, p):
+            self.connected.clear()
+            self.disconnects.append(reason)
+
+        def build():
+            c = make_client(settings, client_id, persistent=persistent)
+            c.on_connect, c.on_subscribe, c.on_publish = on_connect, on_subscribe, on_publish
+            c.on_disconnect = on_disconnect
+            c.on_message = lambda c, u, m: self.messages.put((m.topic, bytes(m.payload)))
+            return c
+
+        self.client = connect(build(), settings, timeout=5)
+        if not done.wait(5):
+            raise RuntimeError(f"{client_id}: not subscribed within 5 s")
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False):
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(5)
+        return self.published.get(info.mid)
+
+    def received(self, timeout: float = 0.5) -> list[tuple[str, bytes]]:
+        import queue
+
+        out = []
+        try:
+            while True:
+                out.append(self.messages.get(timeout=timeout))
+        except queue.Empty:
+            return out
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
