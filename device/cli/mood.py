@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
+
 from device.perception.estimator import MoodEstimator
 
 
@@ -32,8 +34,6 @@ def _print_text(path: str, analysis) -> None:
 
 
 def cmd_mood(args) -> int:
-    import cv2
-
     estimator = MoodEstimator.from_models_dir(args.models, threads=1, runtime=args.runtime)
     failures = 0
     for path in args.images:

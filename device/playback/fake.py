@@ -12,13 +12,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import mutagen
+
 from device.playback.base import PlaybackError, PlayerStatus
 
 
 def audio_duration(path: Path) -> float | None:
     """The file's length in seconds as mutagen reads it; None if it is not audio."""
-    import mutagen  # a device dependency; imported here so the fake costs nothing unused
-
     try:
         info = mutagen.File(path)
     except Exception:  # mutagen raises many types for garbage

@@ -21,7 +21,7 @@ class VlcPlayer:
     """A ``Player`` on libvlc."""
 
     def __init__(self, output: AudioOutput):
-        import vlc
+        import vlc  # optional: needs libvlc; only the real player loads it
 
         self._vlc = vlc
         self.output = output

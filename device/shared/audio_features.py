@@ -89,6 +89,7 @@ def feature_names(params: ExtractorParams = DEFAULT_PARAMS) -> tuple[str, ...]:
 
 def read_window(path: str | Path, params: ExtractorParams = DEFAULT_PARAMS) -> np.ndarray:
     """The middle ``window_s`` seconds as mono float32 at ``sample_rate``."""
+    # optional (device/trainer extras): only decoding audio needs libsndfile and soxr
     import soundfile as sf
     import soxr
 
@@ -124,7 +125,7 @@ def _librosa() -> ModuleType:
     and the first extraction the rest, so both happen while the lock is held, once per
     process."""
     with compile_lock("librosa"):
-        import librosa
+        import librosa  # heavy (librosa + numba JIT, seconds): only extraction needs it
 
         warmup = np.random.default_rng(0).normal(size=3 * DEFAULT_PARAMS.sample_rate)
         _features(librosa, warmup.astype(np.float32), DEFAULT_PARAMS)

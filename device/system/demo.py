@@ -13,6 +13,8 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from mutagen.id3 import TALB, TCON, TIT2, TPE1
+from mutagen.wave import WAVE
 
 from device.system.config import Config, config_from_dict
 
@@ -43,9 +45,6 @@ def synth(genre: str, variant: int, seconds: float) -> np.ndarray:
 
 def write_tagged_wav(path: Path, samples: np.ndarray, *, title: str, artist: str,
                      album: str, genre: str | None) -> None:
-    from mutagen.id3 import TALB, TCON, TIT2, TPE1
-    from mutagen.wave import WAVE
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

@@ -40,7 +40,7 @@ def logits_model(model):
     runtimes (up to 20/256 on the same input, enough to flip near-ties) and resolve
     probabilities only in steps of 1/256, too coarse for smoothing and confidences.
     """
-    import keras
+    import keras  # heavy (TensorFlow, ~7 s): only training and export need it
 
     head = model.get_layer("probs")
     linear = keras.layers.Dense(head.units, name="logits")
@@ -56,7 +56,7 @@ def with_flip_average(model):
     two views removes some of its left/right noise. Both views run as one batch of two,
     so the weights are stored once and the int8 file barely grows.
     """
-    import keras
+    import keras  # heavy (TensorFlow, ~7 s): only training and export need it
 
     face = keras.Input(model.input_shape[1:], name="face")
     both = keras.ops.concatenate([face, keras.ops.flip(face, axis=2)], axis=0)

@@ -13,7 +13,7 @@ import numpy as np
 
 
 def _converter(model):
-    import tensorflow as tf
+    import tensorflow as tf  # heavy (TensorFlow, ~7 s): only training and export need it
 
     # Keras 3 models convert most reliably through a SavedModel export.
     tmp = tempfile.mkdtemp(prefix="moodspeaker-export-")
@@ -27,7 +27,7 @@ def to_float_tflite(model) -> bytes:
 
 def to_int8_tflite(model, representative: np.ndarray, samples: int = 500, seed: int = 0) -> bytes:
     """``representative``: float32 (N, H, W, 1) inputs in [0, 1] (pixel / 255)."""
-    import tensorflow as tf
+    import tensorflow as tf  # heavy (TensorFlow, ~7 s): only training and export need it
 
     rng = np.random.default_rng(seed)
     pick = rng.permutation(len(representative))[:samples]

@@ -12,10 +12,10 @@ from .metrics import FerMetrics
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # heavy (matplotlib, ~0.3 s): only the plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg"): no display
 
     return plt
 

@@ -122,6 +122,7 @@ def prepare(train: FerData, val: FerData, cfg: TrainConfig) -> PreparedData:
 
 
 def _augmenter(seed: int, strength: float = 1.0, erasing: float = 0.0):
+    # heavy (TensorFlow, ~7 s): only training needs it
     import keras
     import tensorflow as tf
 
@@ -163,6 +164,7 @@ def _distiller(cfg: TrainConfig):
     checkpoints stay the plain soft-target cross-entropy of every other run. Several
     teachers make an ensemble: the mean of their tempered distributions.
     """
+    # heavy (TensorFlow, ~7 s): only training needs it
     import keras
     import tensorflow as tf
 
@@ -180,7 +182,7 @@ def _distiller(cfg: TrainConfig):
 
 
 def _dataset(data: PreparedData, cfg: TrainConfig):
-    import tensorflow as tf
+    import tensorflow as tf  # heavy (TensorFlow, ~7 s): only training needs it
 
     ds = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train, data.w_train))
     ds = ds.shuffle(len(data.y_train), seed=cfg.seed, reshuffle_each_iteration=True)
@@ -199,7 +201,7 @@ def _dataset(data: PreparedData, cfg: TrainConfig):
 
 
 def _compile(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
-    import keras
+    import keras  # heavy (TensorFlow, ~7 s): only training needs it
 
     total = max(cfg.epochs * steps_per_epoch, 1)
     warmup = min(cfg.warmup_epochs * steps_per_epoch, total - 1)
@@ -345,7 +347,7 @@ def run_lineage(run_dir: Path) -> tuple[dict[str, list[float]], list[Stage]]:
 
 def train(train_data: FerData, val_data: FerData, cfg: TrainConfig, run_dir: Path):
     """Train (or resume) and return the best model by PublicTest accuracy."""
-    import keras
+    import keras  # heavy (TensorFlow, ~7 s): only training needs it
 
     if cfg.select_on not in ("accuracy", "mood_accuracy"):
         raise UserError(f"--select-on must be accuracy or mood_accuracy, not {cfg.select_on!r}")

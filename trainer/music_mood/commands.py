@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from device.shared.audio_features import DEFAULT_PARAMS
 
 from .dataset import load_dataset
@@ -17,8 +19,6 @@ from .transfer import transfer
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import numpy as np
-
     cfg = TrainConfig(folds=args.folds, repeats=args.repeats, seed=args.seed)
     data = load_dataset(args.data, cache=args.cache, jobs=args.jobs)
     print(f"{len(data.clips)} clips, {len(set(data.artists))} artists, "

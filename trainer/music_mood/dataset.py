@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from device.shared.audio_features import (
     DEFAULT_PARAMS,
@@ -94,8 +95,6 @@ def read_clips(root: str | Path) -> list[Clip]:
 
 
 def _extract_one(args: tuple[str, ExtractorParams]) -> np.ndarray | str:
-    from threadpoolctl import threadpool_limits
-
     path, params = args
     try:
         with threadpool_limits(limits=1):  # processes in parallel, not BLAS threads

@@ -104,7 +104,7 @@ class CvReport:
 
 
 def _folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int):
-    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.model_selection import StratifiedGroupKFold  # heavy (scikit-learn, ~1.6 s)
 
     return StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(
         np.zeros(len(y)), y, groups
@@ -112,7 +112,7 @@ def _folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int):
 
 
 def _fit_one(x: np.ndarray, y: np.ndarray, c: float):
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # heavy (scikit-learn, ~1.6 s)
 
     return LogisticRegression(C=c, max_iter=5000).fit(x, y)
 
@@ -120,7 +120,7 @@ def _fit_one(x: np.ndarray, y: np.ndarray, c: float):
 def _choose_c(z: np.ndarray, quadrant: np.ndarray, groups: np.ndarray,
               cfg: TrainConfig, seed: int) -> float:
     """The C with the best inner-CV log loss (grouped by artist, within the training part)."""
-    from sklearn.metrics import log_loss
+    from sklearn.metrics import log_loss  # heavy (scikit-learn, ~1.6 s)
 
     losses = np.zeros(len(cfg.c_grid))
     for tr, va in _folds(quadrant, groups, cfg.inner_folds, seed):
@@ -150,7 +150,7 @@ def fit(data: Dataset, cfg: TrainConfig, idx: np.ndarray | None = None,
 
 def fit_forest(x: np.ndarray, quadrant: np.ndarray, cfg: TrainConfig, seed: int) -> TreeEnsemble:
     """scikit-learn's extra-trees forest, flattened into the device's arrays."""
-    from sklearn.ensemble import ExtraTreesClassifier
+    from sklearn.ensemble import ExtraTreesClassifier  # heavy (scikit-learn, ~1.6 s)
 
     forest = ExtraTreesClassifier(n_estimators=cfg.trees, min_samples_leaf=cfg.tree_min_leaf,
                                   max_features="sqrt", random_state=seed).fit(
@@ -176,7 +176,7 @@ def fit_forest(x: np.ndarray, quadrant: np.ndarray, cfg: TrainConfig, seed: int)
 
 
 def cross_validate(data: Dataset, cfg: TrainConfig) -> CvReport:
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # heavy (scikit-learn, ~1.6 s)
 
     report = CvReport()
     q = data.quadrant

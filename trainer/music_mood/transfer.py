@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from device.shared.errors import UserError
 from device.shared.music_mood import MusicMoodModel, load_music_mood
@@ -30,9 +32,6 @@ GENRE_OFFSET = {"classical": 0, "rock": 100, "electronic": 200, "pop": 300}
 
 
 def reencode_like_4q(src: Path, dst: Path) -> None:
-    import soundfile as sf
-    import soxr
-
     y, sr = sf.read(str(src), dtype="float32", always_2d=True)
     y = soxr.resample(y.mean(axis=1), sr, 22050)
     sf.write(str(dst), y, 22050, format="MP3", compression_level=LEVEL_40KBPS,
@@ -66,7 +65,7 @@ class TransferResult:
         return bool(self.diff.max() <= tolerance)
 
     def spearman(self, axis: int) -> float:
-        from scipy.stats import spearmanr
+        from scipy.stats import spearmanr  # heavy (scipy.stats, ~0.9 s): only this needs it
 
         return float(spearmanr(self.original[:, axis], self.felt[:, axis]).statistic)
 

@@ -8,6 +8,7 @@ evidence (they get the prior) - listed above it.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -98,8 +99,6 @@ def run_build(args: argparse.Namespace) -> int:
 
 def write_unmatched(unmatched, out_dir: Path) -> Path:
     """A track table to fill in: ``track_id`` is ``Artist - Title``, as ``--tracks`` reads."""
-    import csv
-
     path = Path(out_dir) / "unmatched_tracks.csv"
     try:
         with open(path, "w", encoding="utf-8", newline="") as fh:

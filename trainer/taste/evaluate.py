@@ -76,6 +76,7 @@ def _encode(rows: list[tuple], scale: tuple[float, float]) -> Ratings:
 
 
 def _surprise_predict(algo_name: str, train: Ratings, test: Ratings, idx_tr, idx_te):
+    # heavy (pandas + surprise, ~0.5 s): only the surprise baselines need them
     import pandas as pd
     from surprise import SVD, Dataset, KNNBasic, Reader
 
@@ -141,6 +142,7 @@ def tucker_cells(cells: CellTensor, cfg: TuckerConfig) -> np.ndarray:
 
 def tensorly_cells(cells: CellTensor, ranks: tuple[int, int, int], seed: int) -> np.ndarray:
     """TensorLy's masked Tucker (HOOI with imputation) on the centred cell means."""
+    # heavy (tensorly, ~0.6 s): only this baseline needs it
     import tensorly as tl
     from tensorly.decomposition import tucker
 
@@ -176,7 +178,7 @@ def track_parts(
     genre (shrunk mean); an item the user has not rated gets equation 6: the similarity-
     weighted mean of the user's residuals on the items whose cosine similarity (equation 5,
     over users' ratings) exceeds ``s``."""
-    from scipy import sparse
+    from scipy import sparse  # heavy (scipy.sparse, ~0.2 s): only this baseline needs it
 
     n_u, n_i = r.user.max() + 1, r.item.max() + 1
     y = to10(r, r.rating[tr])

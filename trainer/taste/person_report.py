@@ -97,10 +97,10 @@ def _short(text: str, width: int = 80) -> str:
 
 def write_png(report: PersonReport, path: Path) -> Path:
     """Mood x genre heatmap; moods with few plays around their posts fade toward white."""
-    import matplotlib
+    import matplotlib  # heavy (matplotlib, ~0.3 s): only the plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg"): no display
 
     values = np.asarray(report.preferences)
     evidence = np.asarray(report.evidence)

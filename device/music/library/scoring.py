@@ -77,10 +77,8 @@ def score_library(
 
 def _one_blas_thread():
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # optional: else BLAS keeps its threads
     except ImportError:  # pragma: no cover - installed with librosa's scikit-learn
-        import contextlib
-
         return contextlib.nullcontext()
     return threadpool_limits(limits=1)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import mutagen
+
 AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".wav"})
 
 # Tag names per container: easy keys (MP3/M4A easy mode, Vorbis comments) then raw ID3
@@ -52,8 +54,6 @@ def _first(tags, keys: tuple[str, ...]) -> str | None:
 
 def read_tags(path: str | Path) -> TrackTags:
     """Tags and duration of one file; raises TagError with a short reason when broken."""
-    import mutagen
-
     try:
         audio = mutagen.File(str(path), easy=True)
     except mutagen.MutagenError as exc:

@@ -41,7 +41,7 @@ def check_camera(cfg: Config) -> Check:
         return Check("camera", None, "off (camera.source = none)")
     if src == "picamera2":
         try:
-            from picamera2 import Picamera2
+            from picamera2 import Picamera2  # optional: only on a Raspberry Pi
         except ImportError:
             return Check("camera", False, "picamera2 is not importable (Raspberry Pi OS: "
                          "apt install python3-picamera2, venv with --system-site-packages)")
@@ -130,7 +130,7 @@ def check_broker(cfg: Config, timeout_s: float = 5.0) -> Check:
         return Check("broker", None, "not configured ([mqtt] host)")
     where = f"{m.host}:{m.port}"
     try:
-        import paho.mqtt.client as mqtt
+        import paho.mqtt.client as mqtt  # optional here: without it, a TCP connect
     except ImportError:
         return _tcp_only(where, m.host, m.port, timeout_s)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
