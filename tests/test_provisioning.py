@@ -184,8 +184,16 @@ def test_the_tls_listener(tmp_path, mqtt_certs):
     broker = provision_broker(tmp_path / "b", ["kitchen"], certs=mqtt_certs)
     try:
         conf = (broker.folder / "moodspeaker.conf").read_text()
-        assert f"listener {broker.tls_port} 127.0.0.1\ncafile {mqtt_certs.ca.resolve()}" in conf
+        tls_block = conf[conf.index(f"\nlistener {broker.tls_port} 127.0.0.1\n"):]
+        assert f"\ncafile {mqtt_certs.ca.resolve()}\n" in tls_block
+        assert f"\nkeyfile {mqtt_certs.server_key.resolve()}\n" in tls_block
         assert "require_certificate false" in conf
+        # use_username_as_clientid under each listener, not before the first (which would
+        # open a default listener on port 1883 of every interface)
+        assert conf.count("use_username_as_clientid true") == 2
+        opened = [line for line in broker.log_text().splitlines() if "listen socket" in line]
+        assert sorted(line.split()[-1].rstrip(".") for line in opened) == sorted(
+            [str(broker.port), str(broker.tls_port)]), opened
         spk = read_credentials(broker.folder / "speakers" / "kitchen.toml")
         assert spk["port"] == broker.tls_port and spk["tls_ca"] == "/etc/moodspeaker/ca.crt"
         ha = read_credentials(broker.folder / "clients" / "homeassistant.toml")

@@ -10,6 +10,14 @@ MAX_QUEUED_MESSAGES = 100_000
 MAX_QUEUED_BYTES = 256 * 1024 * 1024
 MAX_INFLIGHT_MESSAGES = 20
 DEFAULT_PERSISTENCE = Path("/var/lib/mosquitto")
+# Mosquitto 2 keeps these per listener even with per_listener_settings false: written
+# before the first `listener` line they would configure (and open!) a default listener on
+# port 1883 of every interface instead of applying to ours.
+PER_LISTENER = [
+    "# The client id is the user name: no login can take another's session, and a",
+    "# speaker's user is its device id.",
+    "use_username_as_clientid true",
+]
 
 
 @dataclass(frozen=True)
@@ -50,10 +58,6 @@ def render(folder: Path, listeners: Listeners) -> str:
         "allow_anonymous false",
         f"password_file {folder / 'passwd'}",
         f"acl_file {folder / 'acl'}",
-        "# The client id is the user name: no login can take another's session, and a",
-        "# speaker's user is its device id.",
-        "use_username_as_clientid true",
-        "",
         "# The largest MQTT packet a client may send: a model chunk is at most 256 KiB plus its",
         "# topic and headers, a command at most 4 KiB; larger packets are refused and the",
         "# client disconnected. (message_size_limit is deprecated in Mosquitto 2:",
@@ -77,12 +81,14 @@ def render(folder: Path, listeners: Listeners) -> str:
         "set_tcp_nodelay true",
         "",
         f"listener {listeners.port}{bind}",
+        *PER_LISTENER,
     ]
     if listeners.tls is not None:
         tls = listeners.tls
         lines += [
             "",
             f"listener {tls.port}{bind}",
+            *PER_LISTENER,
             f"cafile {tls.ca.resolve()}",
             f"certfile {tls.cert.resolve()}",
             f"keyfile {tls.key.resolve()}",
