@@ -37,7 +37,8 @@ def speaker_config(tmp: Path, settings: MqttSettings, device_id: str = "spk1",
         "camera": {"source": "none"},
         "picker": {"no_repeat": 2, "seed": 3},
         "mqtt": {"host": settings.host, "port": settings.port, "device_id": device_id,
-                 "commands_per_minute": 10_000, "sync_ack_timeout_s": 3.0},
+                 "commands_per_minute": 10_000, "sync_ack_timeout_s": 3.0,
+                 "discovery_spread_s": 0.5},
     }
     if settings.username:
         raw["mqtt"].update(username=settings.username, password=settings.password)

@@ -51,7 +51,7 @@ def wired(tmp_path):
                            rate=RateLimit(5))
     bridge = MqttBridge(comms, topics, remote=remote, outbox=outbox, receiver=receiver,
                         discovery=("homeassistant/device/kitchen/config", {"x": 1}),
-                        ha_status_topic="homeassistant/status")
+                        ha_status_topic="homeassistant/status", discovery_spread_s=0.2)
     bridge.start()
     yield bridge, comms, loop, topics
     bridge.stop()
@@ -81,14 +81,31 @@ def test_oversized_and_non_utf8_payloads_and_floods_are_refused(wired):
     bridge, comms, loop, t = wired
     comms.deliver(t.set("user"), "x" * 65)
     comms.deliver(t.set("user"), b"\xff\xfe")
-    for _ in range(7):
+    comms.deliver(f"{t.root}/set/nonsense", "")
+    comms.deliver(t.command, b"not json")
+    for _ in range(3):
         comms.deliver(t.set("next"), "")
     bridge.remote.close()
-    assert loop.got == [c.Next()] * 5  # the rate limit allows 5 a minute here
+    # the rate limit (5 a minute here) counts every message on the command topics, bad
+    # ones included: 4 refused for what they held, 1 next, then 2 refused by the limit
+    assert loop.got == [c.Next()]
     errors = [r["error"] for r in results(comms, t) if not r["ok"]]
     assert any("exceeds 64" in e for e in errors)
     assert any("not UTF-8" in e for e in errors)
+    assert any("unknown command" in e for e in errors)
     assert sum("rate limit" in e for e in errors) == 2
+
+
+def test_a_retained_command_is_ignored_and_reported_once(wired, caplog):
+    bridge, comms, loop, t = wired
+    for _ in range(3):  # as the broker replays it at each reconnect
+        comms.deliver(t.set("next"), "", retain=True)
+    comms.deliver(t.command, json.dumps({"command": "volume", "value": 80}), retain=True)
+    comms.deliver(t.set("pause"), "")
+    bridge.remote.close()
+    assert loop.got == [c.Pause()]
+    assert caplog.text.count("ignored a retained command on") == 2  # once per topic
+    assert [r["command"] for r in results(comms, t)] == ["pause"]
 
 
 def test_state_is_retained_only_while_connected_and_the_newest_comes_back(wired):
@@ -107,12 +124,19 @@ def test_state_is_retained_only_while_connected_and_the_newest_comes_back(wired)
     assert after[2][0] == t.state and json.loads(after[2][1])["volume"] == 50
 
 
-def test_home_assistant_coming_online_gets_the_discovery_again(wired):
-    _bridge, comms, _loop, _t = wired
-    before = sum(topic.endswith("/config") for topic, _p, _r in comms.published)
+def test_home_assistant_coming_online_gets_the_discovery_again_after_a_random_delay(wired):
+    bridge, comms, _loop, _t = wired
+
+    def announced() -> int:
+        return sum(topic.endswith("/config") for topic, _p, _r in comms.published)
+
+    before = announced()
     comms.deliver("homeassistant/status", "online")
     comms.deliver("homeassistant/status", "offline")
-    assert sum(topic.endswith("/config") for topic, _p, _r in comms.published) == before + 1
+    assert announced() == before  # not at once: spread over discovery_spread_s
+    assert bridge._announce is not None
+    bridge._announce.join(2.0)
+    assert announced() == before + 1
 
 
 def test_a_bad_message_on_a_routed_topic_is_logged_not_raised(wired, caplog):

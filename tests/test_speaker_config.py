@@ -117,7 +117,10 @@ def test_mqtt_mistakes_name_the_key(mqtt, message):
         config_from_dict({"mqtt": mqtt})
 
 
-def test_no_mqtt_host_means_no_mqtt_and_the_device_id_defaults_to_the_host_name():
+def test_no_mqtt_host_means_no_mqtt_and_the_device_id_is_never_the_host_name():
+    """Every fresh Pi is called raspberrypi: the id comes from the hardware serial or the
+    state folder at start (device.storage.identity, tests/test_mqtt_hardening.py)."""
     assert config_from_dict({}).mqtt.host is None
     cfg = config_from_dict({"mqtt": {"host": "broker.local"}})
-    assert cfg.mqtt.device_id and cfg.mqtt.base_topic == "moodspeaker" and cfg.mqtt.discovery
+    assert cfg.mqtt.device_id is None and cfg.mqtt.base_topic == "moodspeaker"
+    assert cfg.mqtt.discovery

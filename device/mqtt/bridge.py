@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from device.loop.events import EventBus, Subscription
-from device.mqtt.communicator import Communicator, PahoCommunicator
+from device.mqtt.communicator import Communicator, Message, PahoCommunicator
 from device.mqtt.discovery import discovery_payload, discovery_topic, ha_status_topic
 from device.mqtt.model_receiver import ModelReceiver
 from device.mqtt.outbox import Outbox, OutboxSettings
@@ -26,19 +28,36 @@ from device.mqtt.state import StatePublisher
 from device.shared.clirunner import package_version
 from device.shared.commands import CommandSink
 from device.shared.mqtt_client import MqttSettings
-from device.shared.mqtt_protocol import MAX_CHUNK_BYTES, ProtocolError, Topics, decode_ack
+from device.shared.mqtt_protocol import (
+    MAX_ACK_BYTES,
+    MAX_CHUNK_BYTES,
+    MAX_SPEAKER_PACKET,
+    Topics,
+    decode_ack,
+)
+from device.storage.identity import device_id
 from device.storage.model_store import ModelStore
-from device.system.config import Config
+from device.system.config import Config, MqttConfig
 
 log = logging.getLogger(__name__)
+
+
+def mqtt_settings(m: MqttConfig) -> MqttSettings:
+    """The broker connection ``[mqtt]`` describes (the speaker and ``moodspeaker check``)."""
+    assert m.host is not None
+    return MqttSettings(m.host, m.port, m.username, m.password, m.tls_ca, m.tls_cert,
+                        m.tls_key, m.keepalive)
 
 
 class MqttBridge:
     def __init__(self, comms: Communicator, topics: Topics, *, remote: RemoteControl,
                  outbox: Outbox, receiver: ModelReceiver,
                  discovery: tuple[str, dict | None] | None = None,
-                 ha_status_topic: str | None = None):
-        """``discovery``: (topic, payload), a None payload removes the device from HA."""
+                 ha_status_topic: str | None = None, discovery_spread_s: float = 30.0,
+                 rng: random.Random | None = None):
+        """``discovery``: (topic, payload), a None payload removes the device from HA.
+        When Home Assistant comes online, every speaker announces itself again: each waits
+        a random part of ``discovery_spread_s`` first, so that they do not all at once."""
         self.comms = comms
         self.topics = topics
         self.remote = remote
@@ -46,15 +65,21 @@ class MqttBridge:
         self.receiver = receiver
         self.discovery = discovery
         self.state = StatePublisher(comms, topics, outbox.kick)
+        self.discovery_spread_s = discovery_spread_s
+        self._rng = rng or random.Random()
+        self._announce: threading.Timer | None = None
         self._subscription: Subscription | None = None
         t = topics
         routes = comms.routes
-        routes.add(t.listens_ack, lambda _t, p: self.outbox.acked(decode_ack(p)))
-        routes.add(f"{t.root}/models/#", self._on_models)
+        routes.add(t.listens_ack, lambda m: self.outbox.acked(decode_ack(m.payload)),
+                   max_bytes=MAX_ACK_BYTES)
+        for models_topic in (t.models_begin, t.models_chunk_filter, t.models_commit):
+            routes.add(models_topic, lambda m: self.receiver.on_message(m.topic, m.payload),
+                       max_bytes=MAX_CHUNK_BYTES + 1024)
         if ha_status_topic is not None:
-            routes.add(ha_status_topic, self._on_ha_status)
-        routes.add(t.command, lambda _t, p: self.remote.on_json(p))
-        routes.add(t.set_filter, lambda topic, p: self.remote.on_set(t.command_name(topic), p))
+            routes.add(ha_status_topic, self._on_ha_status, max_bytes=64)
+        routes.add(t.command, self.remote.on_json)
+        routes.add(t.set_filter, lambda m: self.remote.on_set(t.command_name(m.topic), m))
         comms.on_connection(self._connection)
         comms.on_connection(self.state.connection)
         comms.on_connection(outbox.connected)
@@ -64,18 +89,17 @@ class MqttBridge:
                     check: Callable[[Path], None]) -> MqttBridge:
         """Wire a bridge to a built speaker from ``[mqtt]``."""
         m = cfg.mqtt
-        assert m.host is not None and m.device_id is not None
-        settings = MqttSettings(m.host, m.port, m.username, m.password, m.tls_ca, m.tls_cert,
-                                m.tls_key, m.keepalive)
-        topics = Topics(m.device_id, m.base_topic)
-        comms = PahoCommunicator(settings, topics.device_id,
-                                 will=(topics.availability, "offline", 1, True))
+        device = device_id(m.device_id, cfg.state.dir)
+        topics = Topics(device, m.base_topic)
+        comms = PahoCommunicator(mqtt_settings(m), device,
+                                 will=(topics.availability, "offline", 1, True),
+                                 max_packet=MAX_SPEAKER_PACKET)
         payload = None
         if m.discovery:
-            payload = discovery_payload(m.device_id, m.base_topic,
-                                        name=f"Moodspeaker {m.device_id}",
+            payload = discovery_payload(device, m.base_topic,
+                                        name=m.name or f"Moodspeaker {device}",
                                         sw_version=package_version())
-        outbox = Outbox(cfg.journal_path, m.device_id,
+        outbox = Outbox(cfg.journal_path, device,
                         lambda body: comms.publish(topics.listens, body),
                         OutboxSettings(m.sync_batch, m.sync_in_flight, m.sync_ack_timeout_s))
         receiver = ModelReceiver(topics, models, check, loop,
@@ -84,9 +108,9 @@ class MqttBridge:
                                max_payload=m.max_payload_bytes,
                                rate=RateLimit(m.commands_per_minute))
         bridge = cls(comms, topics, remote=remote, outbox=outbox, receiver=receiver,
-                     discovery=(discovery_topic(m.discovery_prefix, m.device_id), payload),
+                     discovery=(discovery_topic(m.discovery_prefix, device), payload),
                      ha_status_topic=ha_status_topic(m.discovery_prefix) if m.discovery
-                     else None)
+                     else None, discovery_spread_s=m.discovery_spread_s)
         bridge.subscribe_to(bus)
         return bridge
 
@@ -104,6 +128,8 @@ class MqttBridge:
         """Say ``offline`` (a clean disconnect does not fire the will), then close."""
         if self._subscription is not None:
             self._subscription.close()
+        if self._announce is not None:
+            self._announce.cancel()
         self.remote.close()
         self.comms.stop(last=(self.topics.availability, "offline"))
         self.outbox.stop()
@@ -116,14 +142,15 @@ class MqttBridge:
             self.comms.publish(self.topics.availability, "online", retain=True)
             self._publish_discovery()
 
-    def _on_models(self, topic: str, payload: bytes) -> None:
-        if len(payload) > MAX_CHUNK_BYTES + 1024:
-            raise ProtocolError(f"{topic}: {len(payload)} bytes is too large")
-        self.receiver.on_message(topic, payload)
-
-    def _on_ha_status(self, _topic: str, payload: bytes) -> None:
-        if payload.strip() == b"online":
-            self._publish_discovery()
+    def _on_ha_status(self, msg: Message) -> None:
+        if msg.payload.strip() != b"online":
+            return
+        if self._announce is not None:
+            self._announce.cancel()
+        self._announce = threading.Timer(self._rng.uniform(0, self.discovery_spread_s),
+                                         self._publish_discovery)
+        self._announce.daemon = True
+        self._announce.start()
 
     def _publish_discovery(self) -> None:
         """Announce the device, retained; with discovery off, an empty retained payload

@@ -5,7 +5,9 @@ counts); ``models/chunk/<transfer>/<file>/<chunk>`` carry the bytes; ``models/co
 for the install. The receiver checks that every chunk arrived and every file has its size
 and hash, then hands the set to ``ModelStore.install`` (staged, fsynced, loaded with the
 speaker's own loaders, swapped in with one rename) on a worker thread, and asks the loop
-to reload. Whatever is wrong, the old models stay and ``models/result`` says why.
+to reload. Whatever is wrong, the old models stay and ``models/result`` says why: every
+failure is answered, and a transfer that stops sending chunks expires (its memory freed,
+its publisher told) after ``expire_s``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ MAX_TRANSFER_BYTES = 64 * 1024 * 1024  # all files of one delivery, held in memo
 @dataclass
 class _Transfer:
     begin: Begin
+    last_seen: float  # monotonic time of its begin or latest chunk
     chunks: dict[tuple[int, int], bytes] = field(default_factory=dict)
     size: int = 0
 
@@ -54,13 +59,20 @@ class ModelReceiver:
         check: Callable[[Path], None],
         loop: CommandSink,  # the speaker loop, which applies a Reload
         publish: Callable[[str, bytes], object],
+        *,
+        expire_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.topics = topics
         self.store = store
         self.check = check
         self.loop = loop
         self.publish = publish
+        self.expire_s = expire_s
+        self._clock = clock
+        self._lock = threading.Lock()  # the network thread and the expiry timer
         self._transfer: _Transfer | None = None
+        self._timer: threading.Timer | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
         self.installed = 0
         self.refused = 0
@@ -75,19 +87,57 @@ class ModelReceiver:
     # --- from paho's network thread: quick checks only -----------------------------
 
     def on_message(self, topic: str, payload: bytes) -> None:
-        try:
-            if topic == self.topics.models_begin:
-                self._begin(payload)
-            elif topic == self.topics.models_commit:
-                self._commit(payload)
-            else:
-                self._chunk(topic, payload)
-        except ProtocolError as exc:
-            transfer = self._transfer.begin.transfer if self._transfer else None
-            log.warning("models: %s", exc)
-            if topic != self.topics.models_begin and transfer is None:
-                return  # a stray chunk or commit: nobody is waiting for an answer
-            self._refuse(transfer or _transfer_of(payload), str(exc))
+        with self._lock:
+            current = self._transfer.begin.transfer if self._transfer else None
+            try:
+                if topic == self.topics.models_begin:
+                    self._begin(payload)
+                elif topic == self.topics.models_commit:
+                    self._commit(payload)
+                else:
+                    self._chunk(topic, payload)
+            except ProtocolError as exc:
+                log.warning("models: %s", exc)
+                self._answer_failure(topic, payload, current, str(exc))
+
+    def _answer_failure(self, topic: str, payload: bytes, current: str | None,
+                        error: str) -> None:
+        """Every failure that someone waits for is answered: the transfer under way (then
+        forgotten), or the begin or commit that named another one. A stray chunk of an
+        unknown transfer has nobody waiting."""
+        chunk = topic.startswith(f"{self.topics.root}/models/chunk/")
+        about: str | None
+        if chunk:
+            about = topic[len(f"{self.topics.root}/models/chunk/"):].split("/")[0]
+        else:
+            about = _transfer_of(payload) or (
+                current if topic == self.topics.models_commit else None)
+        if about is not None and about == current:
+            self._transfer = None
+            self._refuse(current, error)
+        elif about is not None and not chunk:
+            self._refuse(about, error)
+
+    def _expire(self) -> None:
+        """The timer: a transfer with no chunk for ``expire_s`` is dropped and answered."""
+        with self._lock:
+            t = self._transfer
+            if t is None:
+                return
+            idle = self._clock() - t.last_seen
+            if idle < self.expire_s:
+                self._arm(self.expire_s - idle)
+                return
+            self._transfer = None
+            self._refuse(t.begin.transfer, f"expired: no chunk for {idle:.0f} s "
+                         f"({len(t.chunks)} received)")
+
+    def _arm(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _begin(self, payload: bytes) -> None:
         try:
@@ -101,7 +151,8 @@ class ModelReceiver:
         if self._transfer is not None:
             log.warning("models: transfer %s abandoned for %s", self._transfer.begin.transfer,
                         begin.transfer)
-        self._transfer = _Transfer(begin)
+        self._transfer = _Transfer(begin, self._clock())
+        self._arm(self.expire_s)
         log.info("models: receiving %s (%s)", begin.transfer,
                  ", ".join(f"{f.name} {f.size} B" for f in begin.files))
 
@@ -117,6 +168,7 @@ class ModelReceiver:
         if (fi, ci) not in t.chunks:
             t.size += len(payload)
         t.chunks[(fi, ci)] = bytes(payload)
+        t.last_seen = self._clock()
 
     def _commit(self, payload: bytes) -> None:
         transfer = decode_commit(payload)
@@ -169,6 +221,9 @@ class ModelReceiver:
                          encode_result(Result(transfer, False, error, [])))
 
     def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
         self._worker.shutdown(wait=True, cancel_futures=True)
 
 

@@ -109,14 +109,7 @@ class Outbox:
             return
         if kind == "ack":
             assert isinstance(value, Ack)
-            ids = list(value.event_ids) + [r["event_id"] for r in value.rejected
-                                           if r.get("event_id")]
-            for r in value.rejected:
-                log.warning("sync: the trainer rejected listen %s: %s", r.get("event_id"),
-                            r.get("error"))
-            journal.mark_synced(ids)
-            self._in_flight.pop(value.batch, None)
-            self._timeouts = 0
+            self._acked(journal, value)
         now = self._clock()
         # no ingest running: resend ever more rarely (30 s, 1, 2 ... 16 min), not in a loop
         timeout = self.settings.ack_timeout_s * 2 ** min(self._timeouts, 5)
@@ -125,6 +118,32 @@ class Outbox:
             log.warning("sync: no acknowledgement within %.0f s; sending again", timeout)
             self._restart()
         self._pump(journal)
+
+    def _acked(self, journal: Journal, ack: Ack) -> None:
+        """An acknowledgement counts only for the listens of a batch in flight: a forged or
+        stale one (a batch this speaker did not send, or sent before a restart) must not
+        mark listens as stored that the trainer never stored."""
+        sent = self._in_flight.pop(ack.batch, None)
+        if sent is None:
+            log.warning("sync: ignored an acknowledgement of batch %s: no such batch is in "
+                        "flight (stale, or not from the trainer)", ack.batch)
+            return
+        expected = set(sent.event_ids)
+        rejected = {r["event_id"]: r.get("error") for r in ack.rejected
+                    if r.get("event_id") in expected}
+        for event_id, error in rejected.items():
+            log.warning("sync: the trainer rejected listen %s: %s", event_id, error)
+        done = {e for e in ack.event_ids if e in expected} | set(rejected)
+        strays = len(set(ack.event_ids) - expected)
+        if strays:
+            log.warning("sync: an acknowledgement of batch %s named %d listens that were not in"
+                        " it; ignored", ack.batch, strays)
+        journal.mark_synced(sorted(done))
+        self._timeouts = 0
+        if done != expected:  # some were neither stored nor rejected: send them again
+            log.warning("sync: batch %s: %d listens not acknowledged; sending again",
+                        ack.batch, len(expected - done))
+            self._restart()
 
     def _restart(self) -> None:
         """Forget what is in flight: the next pump starts again at the oldest unsynced."""

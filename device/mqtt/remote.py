@@ -2,9 +2,11 @@
 an id), checked on the network thread, then handed to the loop as typed commands; every
 command gets one answer on ``command/result``.
 
-Everything is refused here, before the loop sees it: an oversized or non-UTF-8 payload,
-an unknown name, a flood beyond the rate limit, a bad value (the command table's parser
-says why).
+Everything is refused here, before the loop sees it: a flood beyond the rate limit (every
+message on the command topics counts, whatever it holds), an oversized or non-UTF-8
+payload, an unknown name, a bad value (the command table's parser says why). A retained
+command is ignored: the broker replays it at every reconnect (a common Home Assistant
+automation mistake), and "next" or "volume 80" must not repeat after each network blip.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from device.mqtt.communicator import Communicator
+from device.mqtt.communicator import Communicator, Message
 from device.shared.commands import (
     COMMAND_NAMES,
     CommandError,
@@ -59,12 +61,31 @@ class RemoteControl:
         self.rate = rate or RateLimit(120)
         # the loop completes a future on its own thread: replies go out from this one
         self._replies = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-replies")
+        self._retained_seen: set[str] = set()  # topics whose retained command was reported
 
     def close(self) -> None:
         self._replies.shutdown(wait=True)
 
-    def on_set(self, name: str, payload: bytes) -> None:
+    def _admit(self, msg: Message, name: str | None = None) -> bool:
+        """The checks every message on a command topic passes first."""
+        if msg.retain:
+            if msg.topic not in self._retained_seen:
+                self._retained_seen.add(msg.topic)
+                log.warning("mqtt: ignored a retained command on %s: commands must not be "
+                            "retained (clear it: publish an empty retained message there)",
+                            msg.topic)
+            return False
+        if not self.rate.allow():
+            self._reply(None, name, CommandResult(
+                False, f"rate limit: more than {self.rate.per_minute} commands a minute"))
+            return False
+        return True
+
+    def on_set(self, name: str, msg: Message) -> None:
         """``set/<name>``: the payload is the command's value as plain text."""
+        if not self._admit(msg, name):
+            return
+        payload = msg.payload
         if len(payload) > self.max_payload:
             self._reply(None, name, CommandResult(
                 False, f"payload of {len(payload)} bytes exceeds {self.max_payload}"))
@@ -76,8 +97,11 @@ class RemoteControl:
             return
         self._command(None, name, text)
 
-    def on_json(self, payload: bytes) -> None:
+    def on_json(self, msg: Message) -> None:
         """``command``: ``{"id": ..., "command": NAME, "value": ...}``."""
+        if not self._admit(msg):
+            return
+        payload = msg.payload
         if len(payload) > self.max_payload:
             self._reply(None, None, CommandResult(
                 False, f"payload of {len(payload)} bytes exceeds {self.max_payload}"))
@@ -101,10 +125,6 @@ class RemoteControl:
         if name not in COMMAND_NAMES:
             self._reply(cid, name, CommandResult(
                 False, f"unknown command {name[:64]!r}; one of {', '.join(COMMAND_NAMES)}"))
-            return
-        if not self.rate.allow():
-            self._reply(cid, name, CommandResult(
-                False, f"rate limit: more than {self.rate.per_minute} commands a minute"))
             return
         try:
             command = parse_command(name, value)

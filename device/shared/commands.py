@@ -132,7 +132,7 @@ def _text(value: object) -> str:
 
 
 def _volume(text: str) -> SetVolume:
-    m = re.fullmatch(r"([+-]?)(\d{1,3})", text)
+    m = re.fullmatch(r"([+-]?)([0-9]{1,3})", text)  # ASCII digits only, not "٥٥"
     if not m:
         raise CommandError(f"volume: {text!r} is not 0-100, +N or -N")
     sign, n = m.group(1), int(m.group(2))

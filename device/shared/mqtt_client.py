@@ -17,7 +17,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class MqttSettings:
     host: str
     port: int = 1883
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -134,7 +134,7 @@ def make_client(
     return client
 
 
-def start(client: mqtt.Client, settings: MqttSettings) -> None:
+def start(client: mqtt.Client, settings: MqttSettings, *, max_packet: int | None = None) -> None:
     """Connect in the background (``connect_async`` + ``loop_start``); never blocks.
 
     paho's network thread then reconnects with the 1-60 s backoff on its own. A broker
@@ -146,12 +146,44 @@ def start(client: mqtt.Client, settings: MqttSettings) -> None:
     if client.protocol == MQTTv5:
         persistent = _persistent(client)
         kwargs["clean_start"] = not persistent
+        props = Properties(PacketTypes.CONNECT)
         if persistent:
-            props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_S
+        if max_packet is not None:  # the broker then drops larger messages for us
+            props.MaximumPacketSize = max_packet
+        if persistent or max_packet is not None:
             kwargs["properties"] = props
     client.connect_async(settings.host, settings.port, settings.keepalive, **kwargs)
     client.loop_start()
+
+
+def why_unreachable(settings: MqttSettings, timeout: float = 3.0) -> str:
+    """The cause of a failed connection, in words: the name, the port, or TLS. Blocking
+    (up to ``timeout`` per step): call it off the speaker loop, e.g. on paho's thread."""
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {settings.host}: {exc.strerror or exc}"
+    family, kind, proto, _name, address = infos[0]
+    try:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        sock.connect(address)
+    except OSError as exc:
+        return f"cannot connect to {settings.host}:{settings.port}: {exc.strerror or exc}"
+    with sock:
+        if not settings.tls:
+            return f"{settings.host}:{settings.port} accepts TCP, but the MQTT connect failed"
+        context = ssl.create_default_context(
+            cafile=str(settings.tls_ca) if settings.tls_ca else None)
+        try:
+            if settings.tls_cert is not None:
+                context.load_cert_chain(str(settings.tls_cert),
+                                        str(settings.tls_key) if settings.tls_key else None)
+            with context.wrap_socket(sock, server_hostname=settings.host):
+                return f"{settings.host}:{settings.port} accepts TLS, but the MQTT connect failed"
+        except (ssl.SSLError, OSError) as exc:
+            return f"TLS with {settings.host}:{settings.port} failed: {exc}"
 
 
 def _persistent(client: mqtt.Client) -> bool:

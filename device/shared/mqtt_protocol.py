@@ -35,6 +35,10 @@ DEFAULT_CHUNK_BYTES = 64 * 1024
 MAX_CHUNK_BYTES = 256 * 1024  # far below any broker's message limit (Mosquitto: 256 MB)
 MAX_MODEL_BYTES = 256 * 1024 * 1024  # one delivered file
 MAX_COMMAND_BYTES = 4096
+MAX_ACK_BYTES = 256 * 1024  # 200 ids and as many rejections with their reasons
+#: the largest packet a speaker accepts (a model chunk, its topic and properties); it is
+#: announced to an MQTT 5 broker, which then never sends more
+MAX_SPEAKER_PACKET = MAX_CHUNK_BYTES + 16 * 1024
 MAX_TEXT = 4096  # one text field of a listen row
 
 # The model files a transfer may carry; the manifest may declare more (see
@@ -309,7 +313,7 @@ def encode_ack(ack: Ack) -> bytes:
 
 
 def decode_ack(payload: bytes | str) -> Ack:
-    obj = _load(payload, "listens/ack")
+    obj = _load(payload, "listens/ack", MAX_ACK_BYTES)
     ids = obj.get("event_ids")
     rejected = obj.get("rejected", [])
     if not isinstance(ids, list) or not all(isinstance(e, str) for e in ids):

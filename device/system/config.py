@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
@@ -44,13 +43,14 @@ def default_state_dir(env: dict[str, str] | None = None) -> Path:
 
 
 def setting(default: Any = MISSING, help: str = "", *, lo: float | None = None,
-            hi: float | None = None, factory: Callable[[], Any] | None = None) -> Any:
+            hi: float | None = None, factory: Callable[[], Any] | None = None,
+            secret: bool = False) -> Any:
     """One config key, declared once: its default, its range and its help (the parser
     checks the range, ``moodspeaker config --docs`` and docs/configuration.md show both)."""
     meta = {"help": help, "lo": lo, "hi": hi}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
+    return field(default=default, metadata=meta, repr=not secret)
 
 
 @dataclass
@@ -187,17 +187,22 @@ class MqttConfig:
     host: str | None = setting(None, "the broker; unset: the speaker runs without MQTT")
     port: int = setting(1883, "the broker port (8883 is usual with TLS)", lo=1, hi=65535)
     device_id: str | None = setting(
-        None, "this speaker's name in topics and its client id (1-64 letters, digits, -, _);"
-        " default: the host name")
+        None, "this speaker's id in topics and its client id (1-64 letters, digits, -, _);"
+        " default: the Pi's hardware serial, else a random id kept in the state folder")
+    name: str | None = setting(
+        None, "the name Home Assistant shows, e.g. \"Kitchen\" (default: Moodspeaker <id>)")
     base_topic: str = setting("moodspeaker", "topics live under base_topic/device_id/")
     username: str | None = setting(None, "broker user name")
-    password: str | None = setting(None, "broker password (needs username)")
+    password: str | None = setting(None, "broker password (needs username)", secret=True)
     tls_ca: Path | None = setting(
         None, "TLS: the CA that signed the broker's certificate (the file must exist)")
     tls_cert: Path | None = setting(None, "a client certificate, when the broker asks for one")
     tls_key: Path | None = setting(None, "client key for TLS (needs tls_cert)")
     discovery: bool = setting(True, "announce the speaker for Home Assistant MQTT discovery")
     discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix")
+    discovery_spread_s: float = setting(
+        30.0, "when Home Assistant restarts, announce again after a random delay up to this"
+        " (a fleet does not answer all at once)", lo=0.0, hi=600.0)
     keepalive: int = setting(30, "MQTT keepalive, seconds", lo=5, hi=3600)
     max_payload_bytes: int = setting(4096, "commands larger than this are refused",
                                      lo=64, hi=1_000_000)
@@ -305,11 +310,9 @@ _TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def _validate_mqtt(m: MqttConfig) -> None:
     if m.host is None:
         return
-    if m.device_id is None:
-        m.device_id = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64] or "speaker"
     for key in ("device_id", "base_topic", "discovery_prefix"):
         value = getattr(m, key)
-        if not _TOPIC_WORD.fullmatch(value):
+        if value is not None and not _TOPIC_WORD.fullmatch(value):
             raise ConfigError(
                 f"mqtt.{key}: {value!r}: use 1-64 letters, digits, '-' or '_' (it is one "
                 "level of an MQTT topic)"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.mqtt.bridge import mqtt_settings
 from device.shared.errors import UserError
 from device.shared.manifest import load_manifest, verify_file
+from device.shared.mqtt_client import ConnectError, connect, make_client, why_unreachable
 from device.system.config import Config, load_config
 
 AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".wav"})
@@ -125,51 +125,22 @@ def check_models(cfg: Config) -> Check:
 
 
 def check_broker(cfg: Config, timeout_s: float = 5.0) -> Check:
-    m = getattr(cfg, "mqtt", None)
-    if m is None or m.host is None:
+    """Connect exactly as the speaker does (same settings, TLS whenever the speaker would
+    use it), ask for a session, and say what happened."""
+    m = cfg.mqtt
+    if m.host is None:
         return Check("broker", None, "not configured ([mqtt] host)")
+    settings = mqtt_settings(m)
     where = f"{m.host}:{m.port}"
     try:
-        import paho.mqtt.client as mqtt  # optional here: without it, a TCP connect
-    except ImportError:
-        return _tcp_only(where, m.host, m.port, timeout_s)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"moodspeaker-check-{os.getpid()}")
-    if m.username is not None:
-        client.username_pw_set(m.username, m.password)
-    if m.tls_ca is not None:
-        client.tls_set(ca_certs=str(m.tls_ca), certfile=m.tls_cert and str(m.tls_cert),
-                       keyfile=m.tls_key and str(m.tls_key))
-    result: list = []
-    answered = threading.Event()
-
-    def on_connect(_client, _userdata, _flags, reason, _props) -> None:
-        result.append(reason)
-        answered.set()
-
-    client.on_connect = on_connect
-    try:
-        client.connect(m.host, m.port, keepalive=10)
-        client.loop_start()
-        answered.wait(timeout_s)
-    except (OSError, ValueError) as exc:
-        return Check("broker", False, f"{where}: cannot connect: {exc}")
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    if not result:
-        return Check("broker", False, f"{where}: no answer within {timeout_s:.0f} s")
-    if result[0].is_failure:
-        return Check("broker", False, f"{where}: refused the session: {result[0]}")
+        client = make_client(settings, f"moodspeaker-check-{os.getpid()}")
+        connect(client, settings, timeout=timeout_s)
+    except ConnectError as exc:
+        cause = why_unreachable(settings, timeout_s) if "no answer" in str(exc) else ""
+        return Check("broker", False, f"{exc}{'; ' + cause if cause else ''}")
+    client.disconnect()
+    client.loop_stop()
     return Check("broker", True, f"{where}: session accepted")
-
-
-def _tcp_only(where: str, host: str, port: int, timeout_s: float) -> Check:
-    try:
-        socket.create_connection((host, port), timeout=timeout_s).close()
-    except OSError as exc:
-        return Check("broker", False, f"{where}: cannot connect: {exc}")
-    return Check("broker", True, f"{where}: reachable (TCP)")
 
 
 def check_service(name: str = "moodspeaker.service") -> Check:
