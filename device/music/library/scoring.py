@@ -143,6 +143,7 @@ class BackgroundScorer:
         self.progress = ScoreProgress()
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # a stop during the child's start still reaches it
         self._thread = threading.Thread(target=self._run, name="mood-scorer", daemon=True)
 
     def start(self) -> BackgroundScorer:
@@ -150,8 +151,9 @@ class BackgroundScorer:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        proc = self._proc
+        with self._lock:
+            self._stop.set()
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
         if self._thread.is_alive():
@@ -164,13 +166,16 @@ class BackgroundScorer:
     def _run(self) -> None:
         cmd = [sys.executable, "-m", "device.music.library.scoring", str(self.index_path),
                str(self.models_dir)]
-        try:
-            self._proc = subprocess.Popen(
-                [*cmd, str(self.niceness)], stdout=subprocess.PIPE, stderr=None, text=True,
-                cwd=Path(__file__).resolve().parents[3])
-        except OSError as exc:
-            log.error("library: cannot start the mood scorer: %s", exc)
-            return
+        with self._lock:
+            if self._stop.is_set():  # stopped before it started: start nothing
+                return
+            try:
+                self._proc = subprocess.Popen(
+                    [*cmd, str(self.niceness)], stdout=subprocess.PIPE, stderr=None, text=True,
+                    cwd=Path(__file__).resolve().parents[3])
+            except OSError as exc:
+                log.error("library: cannot start the mood scorer: %s", exc)
+                return
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             try:
