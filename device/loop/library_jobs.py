@@ -4,6 +4,7 @@ to the loop through ``call_soon`` and is applied here, on the loop thread."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from device.loop.context import LoopContext
@@ -15,9 +16,10 @@ log = logging.getLogger(__name__)
 
 
 class LibraryJobs:
-    def __init__(self, ctx: LoopContext, answer):
+    def __init__(self, ctx: LoopContext,
+                 answer: Callable[[Future, CommandResult], None]):
         self.ctx = ctx
-        self._answer = answer  # answer(future, result): the loop's reply to a command
+        self._answer = answer  # the loop's reply to a command, when the job is done
 
     def rescan(self) -> CommandResult:
         ctx = self.ctx

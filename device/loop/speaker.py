@@ -97,7 +97,10 @@ class Speaker:
         pb, ok = self.playback, c.CommandResult(True)
 
         def done(action: Callable[[], object]) -> Callable[[c.Command, Future], c.CommandResult]:
-            return lambda _cmd, _f: (action(), ok)[1]
+            def handler(_cmd: c.Command, _f: Future) -> c.CommandResult:
+                action()
+                return ok
+            return handler
 
         def previous(_cmd, _f):
             return ok if pb.previous() else c.CommandResult(False, "no previous track")
