@@ -8,7 +8,7 @@ import logging
 import random
 from pathlib import Path
 
-from device.music.learning import FeedbackTable, LearningRule
+from device.music.learning import FeedbackTable, LearningRule, counts_since
 from device.music.library import LibraryIndex
 from device.music.music_fit import MoodFit, mood_fit_from_listens
 from device.music.picker import Picker
@@ -60,21 +60,40 @@ def load_mood_model(models_dir: Path) -> MusicMoodModel | None:
     return model
 
 
-def learning_for(user: str, journal, index: LibraryIndex,
-                 rule: LearningRule) -> tuple[FeedbackTable, MoodFit]:
+def learnt_until(taste, user: str) -> float | None:
+    """When the taste model stopped learning from this user's speaker listens (the
+    manifest's ``speaker_listens_until``), or None: it learnt nothing from them."""
+    info = getattr(taste, "info", None) or {}
+    until = info.get("speaker_listens_until") or {}
+    value = until.get(user) if isinstance(until, dict) else None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        log.warning("taste model: speaker_listens_until[%r] is not a time; ignored", user)
+        return None
+
+
+def learning_for(user: str, journal, index: LibraryIndex, rule: LearningRule,
+                 since: float | None = None) -> tuple[FeedbackTable, MoodFit]:
     """One user's genre counts and mood targets, rebuilt from the journal (``None``
-    journal: a fresh listener) joined with the index's valence/arousal."""
+    journal: a fresh listener) joined with the index's valence/arousal.
+
+    ``since`` (``learnt_until``): the taste model already learnt this user's listens up to
+    then, so the genre counts start after it (no double counting); None: every count."""
     if journal is None:
         return FeedbackTable(rule, {}), MoodFit(rule)
     scores = {t.track_id: (t.valence, t.arousal) for t in index.tracks()}
-    return (FeedbackTable(rule, journal.feedback_counts(user)),
-            mood_fit_from_listens(user, journal.all(), scores, rule))
+    listens = journal.all()
+    counts = (journal.feedback_counts(user) if since is None
+              else counts_since(user, listens, rule, since))  # fmt: skip
+    return (FeedbackTable(rule, counts),
+            mood_fit_from_listens(user, listens, scores, rule))
 
 
 def make_picker(cfg: Config, index: LibraryIndex, taste, *, user: str, journal=None,
                 seed: int | None = None) -> Picker:
     rule = learning_rule(cfg)
-    feedback, mood_fit = learning_for(user, journal, index, rule)
+    feedback, mood_fit = learning_for(user, journal, index, rule, learnt_until(taste, user))
     return Picker(
         index.tracks(), taste, cfg.picker, feedback=feedback, mood_fit=mood_fit,
         rng=random.Random(cfg.picker.seed if seed is None else seed),

@@ -50,10 +50,22 @@ class FerSpec:
     #: "probabilities" (the model ends in a softmax) or "logits" (the device applies it)
     output: str = "probabilities"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the model's 4-mood confusion on its validation split (rows true mood, columns the mood
+    #: it predicted, MOODS order; counts or rates); None: not measured, moods taken as certain
+    mood_confusion: tuple[tuple[float, ...], ...] | None = None
 
     def label_to_mood_matrix(self):
         """(labels x moods) 0/1 matrix: summing label probabilities into mood probabilities."""
         return mood_matrix(self.labels, self.moods)
+
+    def seen_given_true(self):
+        """(moods x moods) P(predicted mood | true mood), rows summing to 1, or None."""
+        import numpy as np  # see mood_matrix
+
+        if self.mood_confusion is None:
+            return None
+        matrix = np.asarray(self.mood_confusion, dtype=np.float64)
+        return matrix / matrix.sum(axis=1, keepdims=True)
 
 
 def mood_matrix(labels: Sequence[str], moods: dict[str, str | None]):
@@ -126,7 +138,8 @@ def _parse_fer(section: Any, directory: Path, where: str) -> FerSpec:
     output = str(section.get("output", "probabilities"))
     if output not in OUTPUT_KINDS:
         raise ManifestError(f"{where}: output {output!r} is not one of {OUTPUT_KINDS}")
-    known = {"file", "sha256", "input_shape", "input_range", "labels", "moods", "output"}
+    known = {"file", "sha256", "input_shape", "input_range", "labels", "moods", "output",
+             "mood_confusion"}  # fmt: skip
     return FerSpec(
         path=directory / str(_require(section, "file", where)),
         sha256=str(_require(section, "sha256", where)),
@@ -136,7 +149,28 @@ def _parse_fer(section: Any, directory: Path, where: str) -> FerSpec:
         moods=moods,
         output=output,
         extra={k: v for k, v in section.items() if k not in known},
+        mood_confusion=_parse_confusion(section.get("mood_confusion"), where),
     )
+
+
+def _parse_confusion(value: Any, where: str) -> tuple[tuple[float, ...], ...] | None:
+    """``mood_confusion``: absent (None), or len(MOODS) rows of len(MOODS) numbers >= 0,
+    each row with a positive sum."""
+    if value is None:
+        return None
+    n = len(MOODS)
+    try:
+        rows = tuple(tuple(float(v) for v in row) for row in value)
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(f"{where}: mood_confusion: malformed value: {exc}") from None
+    if len(rows) != n or any(len(row) != n for row in rows):
+        raise ManifestError(f"{where}: mood_confusion must be {n} rows of {n} numbers "
+                            f"(true mood x predicted mood, {', '.join(MOODS)})")  # fmt: skip
+    if any(not (v >= 0) or v == float("inf") for row in rows for v in row):
+        raise ManifestError(f"{where}: mood_confusion has a negative or non-finite value")
+    if any(sum(row) <= 0 for row in rows):
+        raise ManifestError(f"{where}: mood_confusion has a row without any face")
+    return rows
 
 
 def _parse_taste(section: Any, directory: Path, where: str) -> TasteSpec:

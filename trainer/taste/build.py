@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.shared.manifest import MANIFEST_NAME, load_manifest
 from device.shared.moods import MOODS
 
 from .export import TasteArtifact
@@ -21,6 +22,7 @@ from .importers.times import minute, month
 from .mood import MoodResult, PostMoodClassifier
 from .preferences import preferences, track_ratings
 from .records import Listen, MoodPost, Post
+from .speaker import SpeakerConfig, SpeakerEvidence, is_speaker, speaker_evidence
 from .tracks import track_neighbours
 from .tucker import TuckerConfig, fit_tucker
 
@@ -36,6 +38,7 @@ SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 # only (users posting SMP2020's eval splits, 200 users, seeds 1-3, `bench/post_mood.py
 # --thresholds`); docs/post-mood.md, "In the pipeline", has the figures.
 PIPELINE_MIN_CONFIDENCE = 0.0
+SPEAKER_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class BuildConfig:
     relabel: bool = True  # weigh each post's moods by its probabilities (preferences.relabel)
     anchor: np.ndarray | None = None  # (E, G) prior to shrink toward (the shipped one)
     sample: int = 12  # posts per person shown with their mood in the report
+    speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
+    # P(seen | true) of the camera (FER manifest's mood_confusion); None: moods seen certain
+    camera_confusion: np.ndarray | None = None
+    # one speaker listen (completion or early skip) against one play around a post: how
+    # much more it is trusted (chosen on simulate-speaker validation seeds, docs/taste.md)
+    speaker_weight: float = SPEAKER_WEIGHT
 
     def post_min_confidence(self) -> float | None:
         """The confidence from which a post counts: ``min_confidence`` when set, else
@@ -56,6 +65,16 @@ class BuildConfig:
         if self.min_confidence is not None:
             return self.min_confidence
         return PIPELINE_MIN_CONFIDENCE if self.relabel else None
+
+
+def camera_confusion(models_dir: Path = SHIPPED_MODELS) -> np.ndarray | None:
+    """P(seen | true) of the FER model in ``models_dir``'s manifest (its validation
+    confusion), or None when the manifest has no FER model or no ``mood_confusion``: the
+    build then takes every mood the camera saw as certain."""
+    if not (Path(models_dir) / MANIFEST_NAME).exists():
+        return None
+    fer = load_manifest(models_dir).fer
+    return None if fer is None else fer.seen_given_true()
 
 
 def classify_each(posts: list[Post], min_confidence: float | None) -> list[MoodResult]:
@@ -92,23 +111,30 @@ def build_artifact(
     info: dict,
     users: tuple[str, ...] | None = None,
 ) -> TasteArtifact:
-    """Equation 1 -> Tucker -> completed preferences, prior and track neighbours.
+    """Equation 1 (other services' plays around posts) and speaker listens (direct
+    evidence) -> Tucker -> completed preferences, prior and track neighbours.
     ``users`` (default: everyone with posts or listens) are the artifact's rows."""
-    tensor = preferences(mood_posts, listens, cfg.window_min, cfg.normalise,
+    streamed = [x for x in listens if not is_speaker(x)]
+    if users is None:
+        users = tuple(sorted({x.user for x in listens} | {p.user for p in mood_posts}))
+    tensor = preferences(mood_posts, streamed, cfg.window_min, cfg.normalise,
                          relabel_moods=cfg.relabel, users=users)  # fmt: skip
-    evidence = np.where(tensor.observed, np.maximum(tensor.slice_evidence[:, :, None], 1), 0)
-    model = fit_tucker(tensor.values, tensor.observed, evidence, cfg.tucker, cfg.anchor)
+    heard = speaker_evidence(listens, tensor.users, cfg.camera_confusion, cfg.speaker)
+    values, observed, evidence = combine(tensor, heard, cfg.speaker_weight)
+    model = fit_tucker(values, observed, evidence, cfg.tucker, cfg.anchor)
     # Tucker fills the gaps and smooths thin slices; where a slice has much evidence its own
-    # equation-1 values are better than the low-rank fit, so blend by n / (n + k0).
-    trust = np.where(tensor.observed, evidence / (evidence + cfg.tucker.k0), 0.0)
-    completed = (trust * tensor.values + (1 - trust) * model.predict()).astype(np.float32)
-    nothing = ~tensor.observed.any(axis=(1, 2))
+    # values are better than the low-rank fit, so blend by n / (n + k0).
+    trust = np.where(observed, evidence / (evidence + cfg.tucker.k0), 0.0)
+    completed = (trust * values + (1 - trust) * model.predict()).astype(np.float32)
+    nothing = ~observed.any(axis=(1, 2))
     completed[nothing] = model.prior  # no evidence at all: exactly the prior
     ratings = track_ratings(listens) if listens else None
     arrays = {
         "users": np.array(tensor.users, dtype=str),
         "preferences": completed,
-        "evidence": tensor.evidence,
+        "evidence": (tensor.evidence + heard.trials).astype(np.float32),
+        "evidence_posts": tensor.slice_evidence.astype(np.float32),
+        "evidence_speaker": heard.trials.sum(axis=2).astype(np.float32),
         "prior": model.prior.astype(np.float32),
         "core": model.core,
         "factor_users": model.factor_users,
@@ -130,8 +156,39 @@ def build_artifact(
         "tucker_iterations": model.iterations,
         "holdout_rmse": None if np.isnan(model.holdout_rmse) else round(model.holdout_rmse, 4),
         "threshold": cfg.threshold,
+        "speaker": {
+            "listens_used": heard.used, "ignored": dict(heard.ignored),
+            "camera": "certain" if cfg.camera_confusion is None else cfg.speaker.camera,
+            "weight": cfg.speaker_weight,
+        },
+        # per person, the end of the last speaker listen this model learnt from: the device
+        # counts its own genre feedback only from there on (device.music.picker_setup)
+        "speaker_listens_until": listens_until(listens, tensor.users),
     }
     return TasteArtifact(arrays, info)
+
+
+def combine(tensor, heard: SpeakerEvidence, weight: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Values, observed and evidence weights from both sources: per cell a weighted mean of
+    equation 1's value (weighted by its slice's plays) and the speaker's completion rate
+    x 10 (weighted by ``weight`` x its expected trials)."""
+    w_posts = np.where(tensor.observed, np.maximum(tensor.slice_evidence[:, :, None], 1), 0.0)
+    w_speaker = np.where(heard.observed, weight * heard.trials, 0.0)
+    total = w_posts + w_speaker
+    values = np.divide(w_posts * tensor.values + w_speaker * heard.values, total,
+                       out=np.zeros(total.shape), where=total > 0)  # fmt: skip
+    return values, total > 0, total
+
+
+def listens_until(listens: list[Listen], users: tuple[str, ...]) -> dict[str, float]:
+    """Person -> the latest ``ended_at`` of their speaker listens (those the build read)."""
+    out: dict[str, float] = {}
+    keep = set(users)
+    for x in listens:
+        if x.from_speaker and x.user in keep:
+            out[x.user] = max(out.get(x.user, 0.0), float(x.ended_at))
+    return {u: round(t, 3) for u, t in sorted(out.items())}
 
 
 def _track_arrays(ratings, users: tuple[str, ...], cfg: BuildConfig) -> dict[str, np.ndarray]:
@@ -168,8 +225,18 @@ class Overlap:
     clear_with_listen: int
     post_span: tuple[float, float] | None
     listen_span: tuple[float, float] | None
+    speaker_listens: int = 0  # listens the speaker journalled with a mood seen
 
     def line(self, window_min: float) -> str:
+        if self.speaker_listens:
+            text = (f"{self.person}: {self.speaker_listens} speaker listens with the mood seen "
+                    "(evidence by themselves)")  # fmt: skip
+            if self.posts:
+                text += "; " + self._posts_line(window_min).split(": ", 1)[1]
+            return text
+        return self._posts_line(window_min)
+
+    def _posts_line(self, window_min: float) -> str:
         win = f"{window_min:g} minutes"
         if not self.posts:
             return (f"{self.person}: {self.listens} listens ({_span(self.listen_span)}) but no "
@@ -192,7 +259,7 @@ def overlap_lines(found: list[Overlap], window_min: float, shown: int = 20) -> l
     """A line per person; for a big build, a count and the people without evidence."""
     if len(found) <= shown:
         return [item.line(window_min) for item in found]
-    empty = [item for item in found if not item.clear_with_listen]
+    empty = [item for item in found if not item.clear_with_listen and not item.speaker_listens]
     lines = [f"{len(found)} people: {len(found) - len(empty)} have posts with a clear mood and "
              f"a listen within {window_min:g} minutes, {len(empty)} do not"]  # fmt: skip
     lines += [item.line(window_min) for item in empty[:shown]]
@@ -209,7 +276,11 @@ def overlaps(posts: list[Post], results: list[MoodResult], listens: list[Listen]
              people: tuple[str, ...], window_min: float) -> list[Overlap]:  # fmt: skip
     """Per person: posts, listens and how many posts have a listen within the window."""
     starts: dict[str, list[float]] = {p: [] for p in people}
+    heard: dict[str, int] = dict.fromkeys(people, 0)
     for x in listens:
+        if is_speaker(x):
+            heard[x.user] += 1
+            continue
         starts[x.user].append(x.started_at)
     times: dict[str, list[tuple[float, bool]]] = {p: [] for p in people}
     for post, result in zip(posts, results, strict=True):
@@ -229,7 +300,7 @@ def overlaps(posts: list[Post], results: list[MoodResult], listens: list[Listen]
             person, len(own), int(clear.sum()), len(plays), int(near.sum()),
             int((near & clear).sum()),
             (float(own.min()), float(own.max())) if len(own) else None,
-            (float(plays[0]), float(plays[-1])) if len(plays) else None,
+            (float(plays[0]), float(plays[-1])) if len(plays) else None, heard[person],
         ))  # fmt: skip
     return out
 

@@ -134,6 +134,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="post-mood confidence from which a post counts (default: every post, or the "
         "classifier's own threshold with --no-relabel; chosen on validation simulations)",
     )
+    b.add_argument("--camera", type=Path, metavar="DIR",
+                   help="models folder whose FER manifest gives the camera's mood confusion "
+                   "for speaker listens (default: shipped; none in it: moods seen taken as "
+                   "certain)")  # fmt: skip
+    b.add_argument("--speaker-weight", type=float, default=None,
+                   help="one speaker listen against one play around a post (default 1)")
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(handler="trainer.taste.commands:run_build")
     register_report(sub)
@@ -172,6 +178,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, required=True, metavar="DIR")
     s.set_defaults(handler="trainer.taste.commands:cmd_simulate")
+
+    k = sub.add_parser("simulate-speaker",
+                       help="a month of speaker use by people with planted tastes")
+    k.add_argument("--users", type=int, default=60)
+    k.add_argument("--listens-per-user", type=int, default=330)
+    k.add_argument("--days", type=float, default=30.0)
+    k.add_argument("--camera", type=Path, metavar="DIR",
+                   help="models folder whose FER mood_confusion draws the camera's moods "
+                   "(default: shipped)")  # fmt: skip
+    k.add_argument("--old-journal", action="store_true",
+                   help="write the journal without the later columns (ended_by, ...)")
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--out", type=Path, required=True, metavar="DIR")
+    k.set_defaults(handler="trainer.taste.commands:cmd_simulate_speaker")
 
     m = sub.add_parser("mood", help="post moods: classify, score on a corpus, evaluate, refit")
     _mood_arguments(m)

@@ -12,21 +12,33 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
 from device.shared.manifest import ManifestError
 from device.shared.taste import load_taste
 
-from .build import SHIPPED_MODELS, BuildConfig, build, classify_each, sample_posts
+from .build import (
+    SHIPPED_MODELS,
+    SPEAKER_WEIGHT,
+    BuildConfig,
+    build,
+    camera_confusion,
+    classify_each,
+    sample_posts,
+)
 from .evaluate import run_evaluation
 from .export import export
 from .importers import Input, read_inputs, read_people, read_posts, read_track_table
 from .importers.times import zone
-from .person_report import person_report, text, to_json, write
+from .person_report import evidence_sources, person_report, text, to_json, write
 from .prior import cross_validate, fit_prior, plot, prior_artifact, read_sources, table
 from .records import ImportReport
 from .report import write_report
-from .simulate import simulate, write_simulation
+from .simulate import planted_tastes, simulate, write_simulation
+from .speaker_sim import simulate_speaker, write_journal
+from .speaker_sim import write_simulation as write_speaker_simulation
 from .tucker import TuckerConfig
 
 NO_EVIDENCE_EXIT = 3
@@ -55,6 +67,13 @@ def _anchor(path: Path | None):
         raise UserError(f"--prior {path}: {exc}") from None
 
 
+def _camera(path: Path | None):
+    try:
+        return camera_confusion(path or SHIPPED_MODELS)
+    except ManifestError as exc:
+        raise UserError(f"--camera {path or SHIPPED_MODELS}: {exc}") from None
+
+
 def run_build(args: argparse.Namespace) -> int:
     inputs = inputs_from(args)
     cfg = BuildConfig(
@@ -65,6 +84,9 @@ def run_build(args: argparse.Namespace) -> int:
         min_confidence=args.min_confidence,
         relabel=not args.no_relabel,
         anchor=_anchor(args.prior),
+        camera_confusion=_camera(getattr(args, "camera", None)),
+        speaker_weight=SPEAKER_WEIGHT if getattr(args, "speaker_weight", None) is None
+        else args.speaker_weight,
     )
     catalog = read_track_table(*args.tracks) if args.tracks else None
     mapper = GenreMapper(override=args.genre_aliases)
@@ -83,8 +105,10 @@ def run_build(args: argparse.Namespace) -> int:
           f"{args.out}/manifest.json")  # fmt: skip
     if args.report:
         model = load_taste(args.out)
+        sources = evidence_sources(args.out)
         for person in imported.people:
-            files = write(person_report(model, person, result.samples[person]), args.report)
+            rep = person_report(model, person, result.samples[person], sources=sources)
+            files = write(rep, args.report)
             print(f"report for {person}: {', '.join(map(str, files))}")
         if imported.report.unmatched:
             path = write_unmatched(imported.report.unmatched, args.report)
@@ -123,7 +147,7 @@ def run_report(args: argparse.Namespace) -> int:
         threshold = BuildConfig(min_confidence=args.min_confidence).post_min_confidence()
         results = classify_each(posts, threshold)
         sample = sample_posts(posts, results, args.user, args.sample)
-    rep = person_report(model, args.user, sample)
+    rep = person_report(model, args.user, sample, sources=evidence_sources(args.models))
     print(to_json(rep) if args.json else text(rep))
     if args.out:
         files = write(rep, args.out)
@@ -141,6 +165,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     write_simulation(sim, args.out)
     print(f"wrote {args.out}/posts.csv ({len(sim.posts)}), listens.csv ({len(sim.listens)}), "
           "truth.npz")  # fmt: skip
+    return 0
+
+
+def cmd_simulate_speaker(args: argparse.Namespace) -> int:
+    confusion = _camera(args.camera)
+    rng = np.random.default_rng(args.seed)
+    users = tuple(f"sim{i:04d}" for i in range(args.users))
+    sim = simulate_speaker(planted_tastes(args.users, rng), users, confusion,
+                           args.listens_per_user, args.days, seed=args.seed + 1)  # fmt: skip
+    write_speaker_simulation(sim, args.out)
+    if args.old_journal:
+        write_journal(sim.listens, args.out / "journal.sqlite3", old=True)
+    print(f"wrote {args.out}/journal.sqlite3 ({len(sim.listens)} listens) and truth.npz "
+          f"(camera: {'perfect' if confusion is None else 'validation confusion'})")
     return 0
 
 

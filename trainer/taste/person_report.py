@@ -6,14 +6,31 @@ the sample comes from the posts given to ``build`` or ``report``."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from device.shared.errors import UserError
 from device.shared.genres import DISPLAY_NAMES
+from device.shared.manifest import load_manifest
 from device.shared.taste import TasteModel
+
+EvidenceSources = tuple[np.ndarray, np.ndarray]  # (posts (U, E), speaker (U, E))
+
+
+def evidence_sources(models_dir: Path) -> tuple[tuple[str, ...], EvidenceSources] | None:
+    """Per person and mood, the evidence from posts and from the speaker, as the build
+    recorded it in taste.npz (``evidence_posts``, ``evidence_speaker``); None for a model
+    built before it did (call after ``load_taste``, which verified the file)."""
+    spec = load_manifest(models_dir).taste
+    if spec is None:
+        return None
+    with np.load(spec.path, allow_pickle=False) as npz:
+        if "evidence_posts" not in npz.files or "evidence_speaker" not in npz.files:
+            return None
+        users = tuple(str(u) for u in npz["users"])
+        return users, (npz["evidence_posts"], npz["evidence_speaker"])
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,10 @@ class PersonReport:
     mood_evidence: list[float]  # plays around posts in each mood: how sure each row is
     moved: list[dict]  # the cells furthest from the prior, with their evidence
     sample: list[dict]  # {"time", "text", "mood", "confidence"}
+    # per mood: speaker listens (completions and early skips, spread over the moods the
+    # camera may have mistaken) and plays around posts behind it; empty: not recorded
+    speaker_evidence: list[float] = field(default_factory=list)
+    post_evidence: list[float] = field(default_factory=list)
 
     @property
     def total_evidence(self) -> float:
@@ -35,8 +56,21 @@ class PersonReport:
 
 
 def person_report(model: TasteModel, person: str, sample: list[dict] | None = None,
-                  top: int = 6) -> PersonReport:  # fmt: skip
+                  top: int = 6, sources: tuple[tuple[str, ...], EvidenceSources] | None = None
+                  ) -> PersonReport:  # fmt: skip
+    """``sources`` (``evidence_sources``): show per mood what came from posts and from
+    the speaker."""
     known = model.knows(person)
+    speaker: list[float] = []
+    posts: list[float] = []
+    if sources is not None:
+        names, (by_posts, by_speaker) = sources
+        if person in names:
+            row = names.index(person)
+            posts = np.round(by_posts[row], 1).tolist()
+            speaker = np.round(by_speaker[row], 1).tolist()
+        else:
+            posts = speaker = [0.0] * len(model.moods)
     prefs = model.preferences[model.users.index(person)] if known else model.prior
     if known and model.evidence is not None:
         evidence = model.evidence[model.users.index(person)]
@@ -59,7 +93,7 @@ def person_report(model: TasteModel, person: str, sample: list[dict] | None = No
         person, known, tuple(model.moods), tuple(model.genres),
         np.round(prefs, 2).tolist(), np.round(model.prior, 2).tolist(),
         np.round(evidence, 1).tolist(), np.round(evidence.sum(axis=1), 1).tolist(), moved,
-        list(sample or []),
+        list(sample or []), speaker, posts,
     )  # fmt: skip
 
 
@@ -67,8 +101,10 @@ def text(report: PersonReport) -> str:
     if not report.known:
         head = f"{report.person}: not in the taste file; the speaker uses the prior for them"
     else:
-        head = (f"{report.person}: {report.total_evidence:.0f} plays of evidence around posts "
-                "with a clear mood")  # fmt: skip
+        head = f"{report.person}: {report.total_evidence:.0f} plays of evidence"
+        if report.speaker_evidence:
+            head += (f" ({sum(report.speaker_evidence):.0f} speaker listens, "
+                     f"{sum(report.post_evidence):.0f} plays around posts)")  # fmt: skip
     names = [DISPLAY_NAMES.get(g, g) for g in report.genres]
     lines = [head, "", f"{'':8s}" + "".join(f"{n[:11]:>12s}" for n in names) + "  plays"]
     rows = zip(report.moods, report.preferences, report.evidence, report.mood_evidence,
@@ -76,8 +112,18 @@ def text(report: PersonReport) -> str:
     for mood, row, ev, total in rows:
         cells = "".join(f"{v:6.1f} ({e:3.0f})" for v, e in zip(row, ev, strict=True))
         lines.append(f"{mood:8s}{cells}  {total:5.0f}")
-    lines.append("(preference 0-10; in brackets the plays of that genre around posts in that "
-                 "mood; a mood without plays is inferred)")  # fmt: skip
+    lines.append("(preference 0-10; in brackets the plays of that genre in that mood: "
+                 "speaker listens and plays around posts; a mood without plays is inferred)")
+    if report.speaker_evidence:
+        lines += ["", "where the evidence came from, per mood:"]
+        for mood, sp, po in zip(report.moods, report.speaker_evidence, report.post_evidence,
+                                strict=True):  # fmt: skip
+            total = sp + po
+            share = f"{100 * sp / total:3.0f} % speaker" if total > 0 else "  no evidence"
+            lines.append(f"  {mood:8s} speaker {sp:6.1f}  posts {po:6.1f}  ({share})")
+        lines.append("(speaker: listens heard to the end or skipped early, spread over the "
+                     "moods the camera may have mistaken; posts: plays within the window of a "
+                     "post in that mood)")  # fmt: skip
     if report.moved:
         lines += ["", "moved most from the prior:"]
         lines += [f"  {m['mood']} {DISPLAY_NAMES.get(m['genre'], m['genre'])}: {m['prior']} -> "

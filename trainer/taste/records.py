@@ -27,12 +27,33 @@ class MoodPost:
 
 @dataclass(frozen=True)
 class Listen:
+    """One play. The speaker's journal (and the ingest store) also say what the camera saw
+    and how the listen ended; other services' plays (Spotify, Last.fm, listens tables)
+    leave those None and count only through the posts around them."""
+
     user: str
     track_id: str
     genre: str | None  # one of device.shared.genres.GENRES, or None when unmapped
     started_at: float  # epoch seconds
     ended_at: float
     duration_s: float  # full length of the track
+    mood: str | None = None  # the mood the speaker followed when it started (MOODS/"unknown")
+    mood_confidence: float | None = None  # the camera's confidence in it (1.0: an override)
+    end_reason: str | None = None  # completed/skipped/stopped/error/interrupted
+    ended_by: str | None = None  # end/user/mood/shutdown/crash; None in journals before it
+    heard_s: float | None = None  # seconds heard (position minus resume offset)
+    device: str | None = None  # the speaker it came from (ingest store)
+
+    @property
+    def from_speaker(self) -> bool:
+        """A speaker listen: it carries the mood seen and how it ended."""
+        return self.mood is not None and self.end_reason is not None
+
+    @property
+    def heard(self) -> float:
+        """Fraction of the track heard, 0-1 (the journal's position when it has one)."""
+        seconds = self.heard_s if self.heard_s is not None else self.ended_at - self.started_at
+        return min(1.0, max(0.0, seconds / self.duration_s)) if self.duration_s > 0 else 0.0
 
 
 @dataclass

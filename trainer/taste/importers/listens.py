@@ -21,11 +21,13 @@ from pathlib import Path
 
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
+from device.shared.listens import END_REASONS, ENDED_BY
 
 from ..records import ImportReport, Listen, SourceReport
 from .catalog import Catalog
 from .context import ReadContext
 from .posts import _load_json, decode, table_rows
+from .sources import now_playing
 from .times import parse_time
 
 LASTFM_PLAY_S = 210.0  # a scrobble's length when the catalog has none (plays are whole)
@@ -60,7 +62,41 @@ def _listen(row: dict, owner: str | None, mapper: GenreMapper) -> Listen:
     duration = float(row["duration_s"]) if row.get("duration_s") not in (None, "") else 0.0
     if not (duration > 0) or end < start:
         raise ValueError(f"duration_s {duration} or ended_at before started_at")
-    return Listen(owner or user, track, mapper.map(row.get("genre")), start, end, duration)
+    return Listen(owner or user, track, mapper.map(row.get("genre")), start, end, duration,
+                  **_speaker_fields(row))  # fmt: skip
+
+
+def _speaker_fields(row: dict) -> dict:
+    """What the speaker's journal adds (mood seen, confidence, how it ended, how much was
+    heard, which speaker); absent columns (older journals, other tables) stay None."""
+    mood = _text(row.get("mood"))
+    reason = _text(row.get("end_reason"))
+    ended_by = _text(row.get("ended_by"))
+    if reason is not None and reason not in END_REASONS:
+        raise ValueError(f"end_reason {reason!r} is not one of {', '.join(END_REASONS)}")
+    if ended_by is not None and ended_by not in ENDED_BY:
+        raise ValueError(f"ended_by {ended_by!r} is not one of {', '.join(ENDED_BY)}")
+    confidence = _number(row.get("mood_confidence"))
+    position = _number(row.get("position_s"))
+    heard = None
+    if position is not None and position > 0:
+        heard = max(0.0, position - (_number(row.get("start_offset_s")) or 0.0))
+    return {"mood": mood, "mood_confidence": confidence, "end_reason": reason,
+            "ended_by": ended_by, "heard_s": heard, "device": _text(row.get("device"))}
+
+
+def _text(value) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _number(value) -> float | None:
+    if value in (None, ""):
+        return None
+    number = float(value)
+    if number != number:  # NaN
+        raise ValueError(f"not a number: {value!r}")
+    return number
 
 
 def _reason(exc: Exception) -> str:
@@ -226,7 +262,8 @@ def lastfm(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
            inp: ListenInput) -> Iterator[Listen]:  # fmt: skip
     """Last.fm exports: with a header (``uts,utc_time,artist,...,track``, quoted or not;
     lastfm.ghan.nl) or without (``artist,album,track,date``; lastfm-to-csv, which strips
-    commas and quotes from the values). Times are when the play started, UTC; a scrobble
+    commas and quotes from the values, and whose first row is the track playing at export
+    time, without a date: skipped with a note). Times are when the play started, UTC; a scrobble
     is a whole play."""
     owner = ctx.person(where, "Last.fm export")
     inp.need_catalog(where, "Last.fm export")
@@ -244,6 +281,10 @@ def lastfm(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
                     header = lower
                     continue
             if not any(c.strip() for c in cols):
+                continue
+            if header is None and line == 1 and now_playing(cols):
+                src.skip(f"{where}:{line}", "the track playing at export time (no date), "
+                         "not a finished scrobble", "playing at export")  # fmt: skip
                 continue
             try:
                 if header:

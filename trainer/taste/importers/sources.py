@@ -161,10 +161,9 @@ def _table_kind(columns: set[str]) -> str | None:
 
 
 def _sniff_csv(text: str) -> str | None:
-    line = text.split("\n", 1)[0].strip("\r")
-    try:
-        fields = next(csv.reader(io.StringIO(line)))
-    except (csv.Error, StopIteration):
+    lines = text.split("\n", 3)
+    fields = _csv_fields(lines[0])
+    if fields is None:
         return None
     names = {f.strip().lower() for f in fields}
     kind = _table_kind(names)
@@ -174,14 +173,35 @@ def _sniff_csv(text: str) -> str | None:
         return "weibo"
     if {"artist", "track"} <= names:
         return "lastfm"
-    if len(fields) == 4:  # headerless lastfm-to-csv: artist,album,track,date
-
-        try:
-            parse_time(fields[3])
+    if _scrobble(fields):  # headerless lastfm-to-csv: artist,album,track,date
+        return "lastfm"
+    if now_playing(fields) and len(lines) > 1:  # the track playing at export: no date
+        following = _csv_fields(lines[1])
+        if following is not None and _scrobble(following):
             return "lastfm"
-        except ValueError:
-            return None
     return None
+
+
+def _csv_fields(line: str) -> list[str] | None:
+    try:
+        return next(csv.reader(io.StringIO(line.strip("\r"))))
+    except (csv.Error, StopIteration):
+        return None
+
+
+def _scrobble(fields: list[str]) -> bool:
+    if len(fields) != 4:
+        return False
+    try:
+        parse_time(fields[3])
+    except ValueError:
+        return False
+    return True
+
+
+def now_playing(fields: list[str]) -> bool:
+    """A headerless Last.fm row without a date: the track playing when it was exported."""
+    return len(fields) == 4 and not fields[3].strip() and bool(fields[0].strip())
 
 
 def describe(kind: str) -> str:
