@@ -144,3 +144,13 @@ def test_a_bad_message_on_a_routed_topic_is_logged_not_raised(wired, caplog):
     assert comms.deliver(t.listens_ack, b"{not json")
     assert "ignored a message" in caplog.text
     assert not comms.deliver("elsewhere/topic", b"x")  # no route: not taken
+
+
+def test_an_oversized_acknowledgement_is_dropped_before_it_is_decoded(wired, caplog):
+    from device.shared.mqtt_protocol import MAX_ACK_BYTES
+
+    bridge, comms, _loop, t = wired
+    seen: list[object] = []
+    bridge.outbox.acked = seen.append  # type: ignore[method-assign]
+    assert comms.deliver(t.listens_ack, b"{" + b" " * MAX_ACK_BYTES + b"}")
+    assert seen == [] and "the limit is" in caplog.text
