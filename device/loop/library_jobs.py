@@ -52,6 +52,7 @@ class LibraryJobs:
                                                f"{result}")
             else:
                 ctx.parts.picker.taste = result  # type: ignore[assignment]
+                ctx.session.relearn()  # the new model's cutoff for on-device counts
                 outcome = CommandResult(True, detail="models reloaded")
                 log.info("models reloaded")
             self._answer(future, outcome)

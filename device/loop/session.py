@@ -31,11 +31,17 @@ class Session:
         if user and user != self.user:
             log.info("active user: %s -> %s", self.user, user)
             self.user = user
-            jobs = self.ctx.parts.jobs
-            if jobs is not None:  # their counts and mood targets, from the journal
-                jobs.learning(user, lambda r: self.ctx.call_soon(
-                    lambda: self._apply_learning(user, r)))
+            self.relearn()
         return CommandResult(True, detail=f"user {user}")
+
+    def relearn(self) -> None:
+        """Rebuild this listener's counts and mood targets from the journal, off the loop
+        (after a user switch, and after a new taste model: its cutoff decides which
+        listens it already learnt, so the device does not count them twice)."""
+        jobs, user = self.ctx.parts.jobs, self.user
+        if jobs is not None:
+            jobs.learning(user, lambda r: self.ctx.call_soon(
+                lambda: self._apply_learning(user, r)))
 
     def _apply_learning(self, user: str, result: object) -> None:
         if isinstance(result, Exception):

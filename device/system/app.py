@@ -27,6 +27,7 @@ from device.music.library import IndexCatalog, LibraryIndex, scan_library
 from device.music.picker_setup import (
     learning_for,
     learning_rule,
+    learnt_until,
     load_mood_model,
     load_taste_or_flat,
     make_picker,
@@ -171,7 +172,9 @@ def build(
 
         def load_learning(name: str) -> object:
             with Journal(cfg.journal_path) as j, LibraryIndex(cfg.library_index_path) as ix:
-                return learning_for(name, j, ix, rule)
+                # counted from the taste model's cutoff: what it learnt is not counted twice
+                return learning_for(name, j, ix, rule,
+                                    learnt_until(speaker.picker.taste, name))
 
         jobs = BackgroundJobs(scan=lambda ix: scan(cfg, ix), index_path=cfg.library_index_path,
                               load_models=load_models, load_learning=load_learning,
