@@ -52,6 +52,9 @@ def test_train_exports_valid_int8_model_and_manifest(exported):
     assert metrics["float"]["accuracy"] > 0.5  # chance is 1/7
     assert abs(metrics["float"]["accuracy"] - metrics["int8"]["accuracy"]) < 0.05
     spec = load_manifest(out).fer
+    # the validation confusion the taste build spreads camera moods with (issue 23)
+    assert np.asarray(spec.mood_confusion).shape == (4, 4)
+    assert np.asarray(spec.mood_confusion).sum() == metrics["int8"]["mood_faces"]
     classifier = FerClassifier(spec)
     assert classifier.model.input_quant.dtype == np.int8
     assert classifier.model.output_quant.dtype == np.int8

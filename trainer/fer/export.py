@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from device.shared.manifest import FerSpec, file_sha256, write_entry
+from device.shared.moods import MOODS
 
 from . import quantize
 from .dataset import FER_LABELS, FerData
@@ -182,6 +183,12 @@ def export(
                        "faces": m.n, "mood_faces": m.n_mood}
                 for name, m in results.items()
             },
+        },
+        # what the taste build needs to spread a camera mood over the true ones
+        "mood_confusion": results["int8"].mood_confusion,
+        "mood_confusion_info": {
+            "split": "PublicTest", "model": "int8", "faces": results["int8"].n_mood,
+            "rows": "true mood", "columns": "predicted mood", "order": list(MOODS),
         },
         "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
