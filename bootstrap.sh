@@ -85,7 +85,7 @@ case $mode in
     exec .venv/bin/moodspeaker demo "$@"
     ;;
   test)
-    apt_packages mosquitto
+    apt_packages mosquitto postgresql
     make_venv .venv "$(stamp all)" -e ".[device,trainer,dev]"
     make_venv .venv-tflite "tflite-runtime-2.14" "tflite-runtime==2.14.0" "numpy<2" \
       "opencv-python-headless>=4.8,<5"
@@ -95,7 +95,7 @@ case $mode in
     exec .venv/bin/python -m pytest -q "$@"
     ;;
   bench)
-    apt_packages mosquitto
+    apt_packages mosquitto postgresql
     make_venv .venv "$(stamp all)" -e ".[device,trainer,dev]"
     make_venv .venv-tflite "tflite-runtime-2.14" "tflite-runtime==2.14.0" "numpy<2" \
       "opencv-python-headless>=4.8,<5"

@@ -113,3 +113,57 @@ def mqtt_certs(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     return make_certs(tmp_path_factory.mktemp("mqtt_certs"))
+
+
+# --- a real PostgreSQL for the store tests (see tests/harness/postgres.py) -----------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL cluster for the whole session (initdb and start once, a few seconds);
+    each test takes its own database in it (``postgres_url``)."""
+    from tests.harness.postgres import PSYCOPG_SKIP_REASON, SKIP_REASON, Postgres, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip(SKIP_REASON)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip(PSYCOPG_SKIP_REASON)
+    server = Postgres(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A URL (with the password) to a fresh, empty database of the session's server."""
+    return postgres_server.url(postgres_server.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_factory(request, tmp_path):
+    """The listen store tests, run against both backends: ``.db`` is the ``--db`` text
+    (a fresh SQLite path or PostgreSQL URL), ``open()`` opens it (closed at the end)."""
+    from trainer.sync.store import open_store
+
+    class Factory:
+        kind = request.param
+        db = (str(tmp_path / "store.db") if request.param == "sqlite"
+              else request.getfixturevalue("postgres_url"))
+
+        def __init__(self):
+            self.opened: list = []
+
+        def open(self, **kw):
+            self.opened.append(open_store(self.db, **kw))
+            return self.opened[-1]
+
+    factory = Factory()
+    yield factory
+    for store in factory.opened:
+        store.close()

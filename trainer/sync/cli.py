@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i = subparsers.add_parser(
         "ingest", help="store every speaker's listens from MQTT (runs until stopped)")
     add_connection_args(i)
-    i.add_argument("--db", type=Path, required=True, help="the listen store (SQLite)")
+    i.add_argument("--db", required=True, metavar="PATH|URL",
+                   help="the listen store: an SQLite file, or postgresql://USER@HOST:PORT/DB")
     i.add_argument("--share", metavar="GROUP",
                    help="MQTT 5 shared subscription: workers in GROUP split the load")
     i.add_argument("--base-topic", default=BASE_TOPIC)

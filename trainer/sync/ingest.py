@@ -31,7 +31,7 @@ from device.shared.mqtt_protocol import (
     listens_subscription,
 )
 
-from .store import ListenStore
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Ingest:
     def __init__(
         self,
         settings: MqttSettings,
-        db: Path,
+        db: str | Path,
         *,
         base_topic: str = BASE_TOPIC,
         share: str | None = None,
@@ -70,7 +70,7 @@ class Ingest:
         self.subscription = listens_subscription(base_topic, share)
         self.share = share
         self.client_id = client_id or default_client_id(share)
-        self.store = ListenStore(db)
+        self.store: Store = open_store(db)
         self.stats = IngestStats()
         self.subscribed = threading.Event()
         self._client: mqtt.Client | None = None
