@@ -9,21 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import queue
 import random
 import threading
 import time
-import uuid
-from concurrent.futures import Future
-from pathlib import Path
 
 import pytest
 
-from device.mqtt.bridge import MqttBridge
 from device.mqtt.communicator import PahoCommunicator, Reconnect
-from device.mqtt.model_receiver import ModelReceiver
-from device.mqtt.outbox import Outbox, OutboxSettings
-from device.mqtt.remote import RemoteControl
 from device.shared import commands as c
 from device.shared.mqtt_client import MqttSettings
 from device.shared.mqtt_protocol import (
@@ -41,65 +33,10 @@ from device.shared.mqtt_protocol import (
 )
 from device.storage.identity import device_id, hardware_serial
 from device.storage.journal import Journal
-from device.storage.model_store import ModelStore
 from device.system.config import config_from_dict
-from tests.conftest import MODELS
-from tests.harness.broker import free_port, make_certs, subscribed_client
+from tests.harness.bridge import Listener, make_bridge
+from tests.harness.broker import free_port, make_certs
 from tests.harness.speaker import until
-
-
-class Loop:
-    """Stands in for the speaker loop: records commands, answers each at once."""
-
-    def __init__(self) -> None:
-        self.got: list[c.Command] = []
-
-    def submit(self, command: c.Command) -> Future[c.CommandResult]:
-        self.got.append(command)
-        return c.done(c.CommandResult(True))
-
-
-def make_bridge(settings: MqttSettings, tmp: Path, device: str = "spk", *,
-                reconnect: Reconnect | None = None, expire_s: float = 120.0,
-                ack_timeout_s: float = 30.0) -> tuple[MqttBridge, Loop, PahoCommunicator]:
-    topics, loop = Topics(device), Loop()
-    comms = PahoCommunicator(settings, device, will=(topics.availability, "offline", 1, True),
-                             max_packet=MAX_SPEAKER_PACKET, reconnect=reconnect)
-    outbox = Outbox(tmp / "journal.sqlite3", device,
-                    lambda body: comms.publish(topics.listens, body),
-                    OutboxSettings(ack_timeout_s=ack_timeout_s))
-    receiver = ModelReceiver(topics, ModelStore(tmp / "state", MODELS), lambda _d: None, loop,
-                             comms.publish, expire_s=expire_s)
-    bridge = MqttBridge(comms, topics, remote=RemoteControl(comms, topics.command_result, loop),
-                        outbox=outbox, receiver=receiver)
-    online = Listener(settings, topics.availability)
-    bridge.start()
-    try:  # "online" comes after the subscriptions, as a publisher waits for it
-        until(lambda: any(m.payload == b"online" for m in list(online.got.queue)), 10,
-              f"{device} online")
-    finally:
-        online.close()
-    return bridge, loop, comms
-
-
-class Listener:
-    """A plain client that collects what arrives on one topic filter."""
-
-    def __init__(self, settings: MqttSettings, topic: str):
-        self.got: queue.Queue = queue.Queue()
-        self.client = subscribed_client(settings, f"listener-{uuid.uuid4().hex[:8]}", topic,
-                                        lambda _c, _u, m: self.got.put(m))
-
-    def next(self, timeout: float = 10.0):
-        return self.got.get(timeout=timeout)
-
-    def publish(self, topic: str, payload, *, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
 
 # --- 1. identity -----------------------------------------------------------------------
 

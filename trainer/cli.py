@@ -11,6 +11,7 @@ from trainer.fer import cli as fer_cli
 from trainer.music_mood import cli as music_mood_cli
 from trainer.provision import cli as provision_cli
 from trainer.sync import cli as sync_cli
+from trainer.sync import rollout_cli
 from trainer.taste import cli as taste_cli
 
 
@@ -18,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     return clirunner.build_parser(
         "moodspeaker-train", "Train Moodspeaker's models and export them.",
         (fer_cli.register, taste_cli.register, sync_cli.register, music_mood_cli.register,
-         provision_cli.register),
+         provision_cli.register, rollout_cli.register),
     )
 
 

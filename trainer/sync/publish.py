@@ -178,19 +178,7 @@ def publish(settings: MqttSettings, device_id: str, delivery: Delivery, *,
                          if answer.availability else "it never announced itself")
                 return Result(begin.transfer, False, f"{device_id} did not come online within"
                               f" {timeout:g} s ({where}); nothing was sent", [])
-        _send(client, topics.models_begin, encode_begin(begin), timeout)
-        pending: deque[mqtt.MQTTMessageInfo] = deque()
-        for index, (spec, path) in enumerate(zip(begin.files, delivery.paths, strict=True)):
-            with open(path, "rb") as fh:
-                for chunk in range(spec.chunks):
-                    data = fh.read(begin.chunk_size)
-                    topic = topics.models_chunk(begin.transfer, index, chunk)
-                    pending.append(client.publish(topic, data, qos=1))
-                    while len(pending) > WINDOW:
-                        _wait(pending.popleft(), timeout)
-        while pending:
-            _wait(pending.popleft(), timeout)
-        _send(client, topics.models_commit, encode_commit(begin.transfer), timeout)
+        send(client, topics, delivery, timeout)
         log.info("publish: sent %s to %s; waiting for its result",
                  ", ".join(f.name for f in begin.files), device_id)
         if not answer.done.wait(timeout):
@@ -203,6 +191,25 @@ def publish(settings: MqttSettings, device_id: str, delivery: Delivery, *,
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def send(client: mqtt.Client, topics: Topics, delivery: Delivery, timeout: float) -> None:
+    """begin, every chunk (at most ``WINDOW`` unacknowledged), commit: to one device.
+    paho's publish is thread-safe, so several of these may run at once on one client."""
+    begin = delivery.begin
+    _send(client, topics.models_begin, encode_begin(begin), timeout)
+    pending: deque[mqtt.MQTTMessageInfo] = deque()
+    for index, (spec, path) in enumerate(zip(begin.files, delivery.paths, strict=True)):
+        with open(path, "rb") as fh:
+            for chunk in range(spec.chunks):
+                data = fh.read(begin.chunk_size)
+                topic = topics.models_chunk(begin.transfer, index, chunk)
+                pending.append(client.publish(topic, data, qos=1))
+                while len(pending) > WINDOW:
+                    _wait(pending.popleft(), timeout)
+    while pending:
+        _wait(pending.popleft(), timeout)
+    _send(client, topics.models_commit, encode_commit(begin.transfer), timeout)
 
 
 def _send(client: mqtt.Client, topic: str, payload: bytes, timeout: float) -> None:
