@@ -6,7 +6,6 @@ tests/test_mqtt_end_to_end.py, tests/test_mqtt_acl.py)."""
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
 
 import pytest
 
@@ -20,17 +19,7 @@ from device.shared import commands as c
 from device.shared.mqtt_protocol import Topics
 from device.storage.model_store import ModelStore
 from tests.conftest import MODELS
-
-
-class Loop:
-    """Stands in for the speaker loop: records commands, answers each at once."""
-
-    def __init__(self) -> None:
-        self.got: list[c.Command] = []
-
-    def submit(self, command: c.Command) -> Future[c.CommandResult]:
-        self.got.append(command)
-        return c.done(c.CommandResult(True))
+from tests.harness.bridge import Loop
 
 
 def status(**over) -> SpeakerStatus:

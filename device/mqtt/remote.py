@@ -81,14 +81,19 @@ class RemoteControl:
             return False
         return True
 
+    def _too_big(self, payload: bytes, name: str | None) -> bool:
+        if len(payload) <= self.max_payload:
+            return False
+        self._reply(None, name, CommandResult(
+            False, f"payload of {len(payload)} bytes exceeds {self.max_payload}"))
+        return True
+
     def on_set(self, name: str, msg: Message) -> None:
         """``set/<name>``: the payload is the command's value as plain text."""
         if not self._admit(msg, name):
             return
         payload = msg.payload
-        if len(payload) > self.max_payload:
-            self._reply(None, name, CommandResult(
-                False, f"payload of {len(payload)} bytes exceeds {self.max_payload}"))
+        if self._too_big(payload, name):
             return
         try:
             text = payload.decode("utf-8")
@@ -102,9 +107,7 @@ class RemoteControl:
         if not self._admit(msg):
             return
         payload = msg.payload
-        if len(payload) > self.max_payload:
-            self._reply(None, None, CommandResult(
-                False, f"payload of {len(payload)} bytes exceeds {self.max_payload}"))
+        if self._too_big(payload, None):
             return
         try:
             obj = json.loads(payload)

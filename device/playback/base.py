@@ -24,6 +24,24 @@ class PlayerStatus:
     volume: int
 
 
+class Toggles:
+    """``toggle`` for a player that keeps its intent in ``_state`` (both players do)."""
+
+    _state: str
+
+    def pause(self) -> None:
+        raise NotImplementedError
+
+    def resume(self) -> None:
+        raise NotImplementedError
+
+    def toggle(self) -> None:
+        if self._state == "paused":
+            self.resume()
+        else:
+            self.pause()
+
+
 class Player(Protocol):
     def play(self, path: str | Path, *, start_at: float = 0.0,
              volume: int | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mutagen
 
-from device.playback.base import PlaybackError, PlayerStatus
+from device.playback.base import PlaybackError, PlayerStatus, Toggles
 
 
 def audio_duration(path: Path) -> float | None:
@@ -27,7 +27,7 @@ def audio_duration(path: Path) -> float | None:
     return float(length) if length else None
 
 
-class FakePlayer:
+class FakePlayer(Toggles):
     """A ``Player`` whose time is ``clock()``; ``played`` records every ``play`` call."""
 
     def __init__(self, clock: Callable[[], float],
@@ -75,12 +75,6 @@ class FakePlayer:
     def resume(self) -> None:
         if self._state == "paused":
             self._since, self._state = self._clock(), "playing"
-
-    def toggle(self) -> None:
-        if self._state == "paused":
-            self.resume()
-        else:
-            self.pause()
 
     def stop(self) -> None:
         self.poll()

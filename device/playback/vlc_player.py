@@ -13,11 +13,11 @@ import threading
 import time
 from pathlib import Path
 
-from device.playback.base import PlaybackError, PlayerStatus
+from device.playback.base import PlaybackError, PlayerStatus, Toggles
 from device.playback.outputs import AudioOutput
 
 
-class VlcPlayer:
+class VlcPlayer(Toggles):
     """A ``Player`` on libvlc."""
 
     def __init__(self, output: AudioOutput):
@@ -101,12 +101,6 @@ class VlcPlayer:
             if self._state == "paused":
                 self._mp.set_pause(0)
                 self._state = "playing"
-
-    def toggle(self) -> None:
-        if self._state == "paused":
-            self.resume()
-        else:
-            self.pause()
 
     def stop(self) -> None:
         with self._lock:

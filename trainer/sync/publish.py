@@ -141,14 +141,19 @@ class _Answer:
             else:
                 self.online.clear()
             return
-        try:
-            result = decode_result(bytes(msg.payload))
-        except ProtocolError as exc:
-            log.warning("publish: %s: malformed result ignored: %s", msg.topic, exc)
-            return
-        if result.transfer == self.transfer:
+        result = result_of(msg)
+        if result is not None and result.transfer == self.transfer:
             self.result = result
             self.done.set()
+
+
+def result_of(msg: mqtt.MQTTMessage) -> Result | None:
+    """A speaker's ``models/result``, or None (logged) when it is not one."""
+    try:
+        return decode_result(bytes(msg.payload))
+    except ProtocolError as exc:
+        log.warning("%s: malformed result ignored: %s", msg.topic, exc)
+        return None
 
 
 def publish(settings: MqttSettings, device_id: str, delivery: Delivery, *,

@@ -37,15 +37,13 @@ from device.shared.errors import UserError
 from device.shared.mqtt_client import MqttSettings, connect, make_client, settings_from_args
 from device.shared.mqtt_protocol import (
     BASE_TOPIC,
-    ProtocolError,
     Result,
     Topics,
     check_device_id,
-    decode_result,
     new_id,
 )
 
-from .publish import Delivery, PublishError, plan, send
+from .publish import Delivery, PublishError, plan, result_of, send
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,10 +82,8 @@ class _Fleet:
         if len(parts) == 3 and parts[2] == "availability":
             self.availability[parts[1]] = bytes(msg.payload).decode(errors="replace")
             return
-        try:
-            result = decode_result(bytes(msg.payload))
-        except ProtocolError as exc:
-            log.warning("rollout: %s: malformed result ignored: %s", msg.topic, exc)
+        result = result_of(msg)
+        if result is None:
             return
         with self.answered:
             self.results[result.transfer] = result
