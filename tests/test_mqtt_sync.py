@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 
+from device.shared.errors import UserError
 from device.shared.mqtt_client import connect, make_client
 from device.shared.mqtt_protocol import Topics, decode_ack, encode_listens, new_id
 from trainer.sync.ingest import Ingest
@@ -260,7 +261,28 @@ def test_taste_importer_reads_the_store(tmp_path):
         store.add_batch("dev2", [row(i + 10, user="bo", genre="rock") for i in range(3)])
     listens = read_listens([tmp_path / "store.db"], ImportReport(), GenreMapper())
     assert len(listens) == 8
-    assert sorted({(x.user, x.genre) for x in listens}) == [("ana", "pop"), ("bo", "rock")]
+    # a listener is the user on a speaker: the same name on two speakers is two people
+    assert sorted({(x.user, x.genre) for x in listens}) == [("ana@dev1", "pop"),
+                                                            ("bo@dev2", "rock")]
+
+
+def test_one_name_on_two_speakers_is_two_people_unless_the_people_file_merges_them(
+        tmp_path):
+    from trainer.taste.importers import Input, read_inputs, read_listeners
+
+    with ListenStore(tmp_path / "store.db") as store:
+        store.add_batch("kitchen", [row(i) for i in range(4)])
+        store.add_batch("bedroom", [row(i + 10) for i in range(3)])
+    listens = [Input(tmp_path / "store.db", "listens", None)]
+    apart = read_inputs(listens)
+    assert apart.people == ("ana@bedroom", "ana@kitchen")
+    people = tmp_path / "people.toml"
+    people.write_text('[ana]\nlisteners = ["ana@kitchen", "ana@bedroom"]\n')
+    merged = read_inputs(listens, listeners=read_listeners(people))
+    assert merged.people == ("ana",) and len(merged.listens) == 7
+    people.write_text('[ana]\nlisteners = ["ana@kitchen"]\n[bo]\nlisteners = ["ana@kitchen"]\n')
+    with pytest.raises(UserError, match="both ana's and bo's"):
+        read_listeners(people)
 
 
 def test_ingest_on_a_311_broker_keeps_its_session(mqtt_broker, tmp_path, speaker_factory):

@@ -381,13 +381,17 @@ def test_journal_and_ingest_store_read_by_column_name(tmp_path):
     journal = _journal(tmp_path / "journal.sqlite3")
     store = _journal(tmp_path / "ingest.sqlite3", extra_columns=True)
     got = reader([Input(journal, "listens", None), Input(store, "listens", None)])
-    # e1, e2 from the journal; the store's copies of them count once; e4 only in the store
+    # e1, e2 from the journal; the store's copies of them count once; e4 only in the store,
+    # where a listener is the user on that speaker (issue 24: one name, two speakers)
     assert [(x.user, x.track_id, x.genre) for x in got.listens] == [
         ("ann", "pop/sunny.mp3", "pop"), ("bo", "rock/smash.mp3", "rock"),
-        ("bo", "pop/halo.mp3", "pop")]  # fmt: skip
+        ("bo@hall", "pop/halo.mp3", "pop")]  # fmt: skip
     assert got.report.duplicates["listens"] == 3  # e1, e2, e3 again
     assert any("still playing" in s for s in got.report.skipped)
-    assert got.people == ("ann", "bo")
+    assert got.people == ("ann", "bo", "bo@hall")
+    merged = read_inputs([Input(journal, "listens", None), Input(store, "listens", None)],
+                         listeners={"bo@hall": "bo"})  # the people file's listeners
+    assert merged.people == ("ann", "bo")
     one = reader([Input(journal, "listens", "ann")])  # --user: every row is ann's
     assert {x.user for x in one.listens} == {"ann"} and len(one.listens) == 2
     library = write_library(tmp_path / "library.sqlite3")

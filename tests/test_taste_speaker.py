@@ -89,7 +89,8 @@ def test_journal_and_ingest_store_give_speaker_fields(tmp_path, month):
         })  # fmt: skip
     assert not store.add_batch("kitchen", batch).rejected
     store.close()
-    stored = read_inputs([Input(tmp_path / "ingest.sqlite3", "listens", None)]).listens
+    stored = read_inputs([Input(tmp_path / "ingest.sqlite3", "listens", None)],
+                         listeners={f"{u}@kitchen": u for u in month.users}).listens
     assert {x.device for x in stored} == {"kitchen"}
     assert [(x.mood, x.end_reason, x.ended_by) for x in stored] == [
         (x.mood, x.end_reason, x.ended_by) for x in rows]  # fmt: skip

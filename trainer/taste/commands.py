@@ -30,7 +30,14 @@ from .build import (
 )
 from .evaluate import run_evaluation
 from .export import export
-from .importers import Input, read_inputs, read_people, read_posts, read_track_table
+from .importers import (
+    Input,
+    read_inputs,
+    read_listeners,
+    read_people,
+    read_posts,
+    read_track_table,
+)
 from .importers.times import zone
 from .person_report import evidence_sources, person_report, text, to_json, write
 from .prior import cross_validate, fit_prior, plot, prior_artifact, read_sources, table
@@ -91,7 +98,8 @@ def run_build(args: argparse.Namespace) -> int:
     catalog = read_track_table(*args.tracks) if args.tracks else None
     mapper = GenreMapper(override=args.genre_aliases)
     tz = zone(args.timezone) if args.timezone else None
-    imported = read_inputs(inputs, mapper, catalog, tz, args.include_reposts)
+    imported = read_inputs(inputs, mapper, catalog, tz, args.include_reposts,
+                           listeners=read_listeners(args.people) if args.people else None)
     print("import:")
     print(imported.report.summary())
     print(mapper.report())

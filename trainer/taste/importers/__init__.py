@@ -10,7 +10,7 @@ speaker's journal name their users in their rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 
@@ -22,13 +22,13 @@ from . import listens as listen_readers
 from . import posts as post_readers
 from .catalog import Catalog, match_key, read_track_table
 from .context import ReadContext
-from .people import Input, read_people
+from .people import Input, read_listeners, read_people
 from .sources import LISTEN_KINDS, POST_KINDS, describe, members, sniff
 from .times import parse_time
 
 __all__ = [
     "Catalog", "ImportReport", "Imported", "Input", "match_key", "parse_time", "read_inputs",
-    "read_listens", "read_people", "read_posts", "read_track_table",
+    "read_listeners", "read_listens", "read_people", "read_posts", "read_track_table",
 ]  # fmt: skip
 
 
@@ -47,15 +47,19 @@ def read_inputs(
     timezone: tzinfo | None = None,
     include_reposts: bool = False,
     report: ImportReport | None = None,
+    listeners: dict[str, str] | None = None,
 ) -> Imported:
     """Every input's posts and listens; rows read twice (an archive and its unpacked
-    folder, a journal and the ingest store) count once."""
+    folder, a journal and the ingest store) count once. ``listeners`` (the people file's):
+    whose the ingest store's ``user@device`` listeners are."""
     out = Imported(report=report or ImportReport())
     listen_input = listen_readers.ListenInput(mapper or GenreMapper(), catalog, out.report)
     for item in inputs:
         ctx = ReadContext(item.owner, timezone, include_reposts)
         records = _read_input(item, ctx, out.report, listen_input)
         (out.posts if item.role == "posts" else out.listens).extend(records)
+    if listeners:
+        out.listens = [replace(x, user=listeners.get(x.user, x.user)) for x in out.listens]
     out.posts = _dedupe(out.posts, lambda p: (p.user, p.time, p.text), out.report, "posts")
     out.listens = _dedupe(out.listens, lambda x: (x.user, x.track_id, x.started_at),
                           out.report, "listens")  # fmt: skip

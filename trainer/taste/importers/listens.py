@@ -52,8 +52,17 @@ class ListenInput:
         return self.catalog
 
 
+def listener(user: str, device: str | None) -> str:
+    """Who a row of the ingest store is: the user on that speaker (``ann@kitchen``). The
+    same name on two speakers is two people unless the people file merges them
+    (``listeners = ["ann@kitchen", "ann@bedroom"]``); a journal (one speaker) has no
+    device, and its names are the household's own."""
+    return f"{user}@{device}" if device else user
+
+
 def _listen(row: dict, owner: str | None, mapper: GenreMapper) -> Listen:
     user, track = str(row["user"] or "").strip(), str(row["track_id"] or "").strip()
+    user = listener(user, _text(row.get("device")))
     if not (owner or user) or not track:
         raise ValueError("empty user or track_id")
     if row.get("ended_at") in (None, ""):
@@ -160,7 +169,7 @@ def journal(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
             src.skip(place, str(exc), _reason(exc))
             continue
         if row.get("user"):
-            src.names_in_file.add(str(row["user"]))
+            src.names_in_file.add(listener(str(row["user"]), _text(row.get("device"))))
         yield listen
 
 
