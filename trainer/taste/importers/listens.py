@@ -147,11 +147,15 @@ def journal(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
             fh.write(data)
         path = Path(tmp)
     try:
-        rows, names = _journal_rows(path, where)
+        yield from _journal_listens(path, where, src, ctx, inp)
     finally:
         if tmp:
             os.unlink(tmp)
-    for rowid, values in rows:
+
+
+def _journal_listens(path: Path, where: str, src: SourceReport, ctx: ReadContext,
+                     inp: ListenInput) -> Iterator[Listen]:
+    for rowid, values, names in _journal_rows(path, where):
         row = dict(zip(names, values, strict=True))
         place = f"{where}: listens rowid {rowid}"
         event = row.get("event_id")
@@ -176,7 +180,11 @@ def journal(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
 _NEEDED = ("user", "track_id", "genre", "started_at", "ended_at", "duration_s")
 
 
-def _journal_rows(path: Path, where: str) -> tuple[list, list[str]]:
+CHUNK_ROWS = 10_000  # rows read from a journal or store at a time: memory stays bounded
+
+
+def _journal_rows(path: Path, where: str) -> Iterator[tuple[int, tuple, list[str]]]:
+    """(rowid, values, column names) of every listen, read a chunk at a time."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -189,12 +197,13 @@ def _journal_rows(path: Path, where: str) -> tuple[list, list[str]]:
             missing = [c for c in _NEEDED if c not in names]
             if missing:
                 raise UserError(f"{where}: listens table lacks column(s) {', '.join(missing)}")
-            rows = [(r[0], r[1:]) for r in cursor.fetchall()]
+            while chunk := cursor.fetchmany(CHUNK_ROWS):
+                for r in chunk:
+                    yield r[0], r[1:], names
         finally:
             db.close()
     except sqlite3.Error as exc:
         raise UserError(f"{where}: cannot read the journal: {exc}") from None
-    return rows, names
 
 
 def _streamed(inp: ListenInput, owner: str, artist: str, title: str, uri: str,
