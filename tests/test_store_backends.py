@@ -80,6 +80,23 @@ def test_batches_are_stored_once(store_factory):
     assert stored["device"] == "dev1" and stored["received_at"] == 1234.5
 
 
+@pytest.mark.parametrize("size", [1, 63, 64, 200])  # PostgreSQL: unnest below 64, COPY from
+def test_every_batch_size_is_stored_once_with_or_without_bad_rows(store_factory, size):
+    store = store_factory.open()
+    rows = [row(i, position_s=i if i % 2 else float(i), genre=None if i % 3 else "pop")
+            for i in range(size)]
+    assert store.add_batch("dev1", rows).new_rows == size
+    again = store.add_batch("dev1", [*rows, {"event_id": "x"}])  # resent, with a bad row
+    assert again.new_rows == 0 and len(again.event_ids) == size and len(again.rejected) == 1
+    more = [row(i) for i in range(size, 2 * size)]
+    assert store.add_batch("dev1", ["junk", *rows[size // 2:], *more]).new_rows == size
+    assert store.count("dev1") == 2 * size and len(store.rejected()) == 2
+    assert store.event_ids("dev1") == [r["event_id"] for r in rows + more]
+    got = raw_rows(store_factory, "SELECT position_s, genre FROM listens WHERE device = ?"
+                   " ORDER BY seq", ("dev1",))
+    assert got[:size] == [(float(r["position_s"]), r["genre"]) for r in rows]
+
+
 def test_rejected_rows_are_kept_once(store_factory):
     store = store_factory.open()
     bad_mood = row(1, mood="joyful")

@@ -56,8 +56,11 @@ def _as_user(user: str | None) -> list[str]:
 class Postgres:
     """One cluster; ``url(db)`` for a database in it, ``new_database()`` for a fresh one."""
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, *, durable: bool = False):
+        """``durable``: fsync and synchronous commit as a real server has them (benchmarks);
+        the tests run without (nothing here survives a power cut anyway)."""
         self.bin_dir = bin_dir
+        self.durable = durable
         self.host = "127.0.0.1"
         self.port = free_port()
         self.user = USER
@@ -93,8 +96,9 @@ class Postgres:
         if out.returncode != 0:
             raise RuntimeError(f"initdb failed: {out.stdout}{out.stderr}")
         self.initdb_s = time.monotonic() - t0
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses={self.host}"
-                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses={self.host}"
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         out = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l",
                         str(self.log), "-o", opts, "-w", "-t", "30", "start")
         if out.returncode != 0:
@@ -121,3 +125,72 @@ class Postgres:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name} STRATEGY FILE_COPY")
         return name
+
+
+# --- by hand: a throwaway server, and the store's batch timings -------------------------
+
+
+def _bench(server: Postgres, sizes: list[int], total: int) -> None:
+    """Each batch size on both backends, batches interleaved so that all see the same
+    disk (the commit's fsync dominates); a durable server, SQLite with synchronous=FULL.
+    ``postgres`` is the store as shipped; ``_copy`` and ``_unnest`` force one way, for
+    the choice between them."""
+    from tests.test_mqtt_sync import row
+    from trainer.sync.store import open_store
+
+    for size in sizes:
+        n = max(1, min(total // size, 2000))  # batches of one: 2000 commits say enough
+        batches = [[row(b * size + i) for i in range(size)] for b in range(n)]
+        stores = {"sqlite": open_store(str(server.dir / f"bench{size}.db")),
+                  "postgres": open_store(server.url(server.new_database())),
+                  "postgres_copy": open_store(server.url(server.new_database())),
+                  "postgres_unnest": open_store(server.url(server.new_database()))}
+        stores["postgres_copy"].copy_from_rows = 0  # type: ignore[attr-defined]
+        stores["postgres_unnest"].copy_from_rows = 1 << 30  # type: ignore[attr-defined]
+        spent = dict.fromkeys(stores, 0.0)
+        for i, batch in enumerate(batches):
+            for name, store in stores.items():
+                t = time.perf_counter()
+                store.add_batch(f"dev{i % 10}", batch)
+                spent[name] += time.perf_counter() - t
+        for name, store in stores.items():
+            assert store.count() == n * size
+            store.close()
+            print(f"store_bench backend={name} batch={size} batches={n}"
+                  f" ms_per_batch={spent[name] / n * 1000:.2f}"
+                  f" listens_per_s={n * size / spent[name]:.0f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.harness.postgres",
+        description="A throwaway PostgreSQL (serve), or the listen store's batch timings on"
+                    " both backends (bench)")
+    ap.add_argument("what", choices=["serve", "bench"])
+    ap.add_argument("--sizes", default="1,20,64,200", help="bench: rows per batch")
+    ap.add_argument("--total", type=int, default=12000, help="bench: rows per size")
+    args = ap.parse_args(argv)
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        print(SKIP_REASON)
+        return 1
+    server = Postgres(bin_dir, durable=True).start()
+    print(f"postgres: initdb {server.initdb_s:.2f} s, initdb and start {server.started_s:.2f} s",
+          flush=True)
+    try:
+        if args.what == "serve":
+            print(f"postgres: {server.url()} (Ctrl-C stops and removes it)", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+        else:
+            _bench(server, [int(s) for s in args.sizes.split(",")], args.total)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
