@@ -33,7 +33,8 @@ def pg_rows(url: str, sql: str, params: tuple = ()) -> list[tuple]:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
 
 
 def raw_rows(factory, sql: str, params: tuple = ()) -> list[tuple]:
@@ -134,8 +135,7 @@ def test_a_store_newer_than_the_code_is_refused(store_factory):
         with sqlite3.connect(store_factory.db) as db:
             db.execute("INSERT INTO schema_version VALUES (?, 0)", (newer,))
     else:
-        pg_rows(store_factory.db, "INSERT INTO schema_version VALUES (%s, 0) RETURNING 1",
-                (newer,))
+        pg_rows(store_factory.db, "INSERT INTO schema_version VALUES (%s, 0)", (newer,))
     with pytest.raises(StoreError) as err:
         store_factory.open()
     msg = str(err.value)
@@ -236,6 +236,37 @@ def test_a_failed_migration_step_leaves_the_previous_version(tmp_path, monkeypat
             len(broken) - 1
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'"
                               ).fetchall()
+
+
+def test_an_up_to_date_sqlite_store_opens_while_a_writer_holds_the_lock(tmp_path):
+    """Opening only reads the version when nothing is to migrate: readers never wait for
+    (or need) the write lock."""
+    ListenStore(tmp_path / "s.db").close()
+    writer = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        t = time.monotonic()
+        with ListenStore(tmp_path / "s.db") as reader:
+            assert reader.count() == 0 and reader.version == migrations.LATEST
+        assert time.monotonic() - t < 2
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_a_read_only_postgres_role_may_open_an_up_to_date_store(postgres_server,
+                                                                 postgres_url):
+    with PostgresStore(postgres_url) as owner:
+        owner.add_batch("dev1", [row(0)])
+    role = f"reader_{os.getpid()}_{int(time.monotonic() * 1000)}"
+    pg_rows(postgres_url, f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
+    pg_rows(postgres_url, f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    url = postgres_url.replace(f"{postgres_server.user}:{postgres_server.password}@",
+                               f"{role}:pw@")
+    with PostgresStore(url) as reader:
+        assert reader.count() == 1 and reader.version == migrations.LATEST
+        with pytest.raises(Exception, match="permission denied"):
+            reader.add_batch("dev1", [row(1)])
 
 
 # --- choosing the backend, and errors ---------------------------------------------------

@@ -126,13 +126,24 @@ class PostgresStore:
             raise self._error("cannot open the listen store (bad URL)", exc) from None
         return conn
 
+    def _version(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version"
+                                ).fetchone()
+        return int(row[0]) if row else 0
+
     def _migrate(self, now: float, upto: int | None = None) -> int:
+        """Missing steps under an advisory lock, in one transaction; a store already up to
+        date is only read (a role that may not create tables may open it)."""
+        with self.conn.transaction():
+            row = self.conn.execute("SELECT to_regclass('schema_version')").fetchone()
+            current = self._version() if row and row[0] else 0
+        migrations.check_version(self.where, current)
+        if current >= (upto or migrations.LATEST):
+            return current
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             self.conn.execute(migrations.VERSION_TABLE["postgres"])
-            row = self.conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
-            current = int(row[0]) if row else 0
+            current = self._version()
             migrations.check_version(self.where, current)
             current = migrations.apply(self.conn.execute, current, migrations.POSTGRES, now,
                                        "%s", upto)

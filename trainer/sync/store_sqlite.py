@@ -35,12 +35,18 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 def migrate(db: sqlite3.Connection, where: str, now: float, upto: int | None = None) -> int:
     """Bring an autocommit connection's file to ``upto`` (default: the latest) in one
-    write transaction; refuse a newer file. Returns the version."""
+    write transaction; refuse a newer file. Returns the version. A store already up to
+    date is only read (a reader without write access may open it)."""
+    target = upto or migrations.LATEST
+    current = schema_version(db)
+    migrations.check_version(where, current)
+    if current >= target:
+        return current
     db.execute("BEGIN IMMEDIATE")  # a second worker opening the same file waits here
     try:
         current = schema_version(db)
         migrations.check_version(where, current)
-        if current < (upto or migrations.LATEST):
+        if current < target:
             db.execute(migrations.VERSION_TABLE["sqlite"])
             if current == 1 and not db.execute("SELECT 1 FROM schema_version").fetchone():
                 db.execute("INSERT INTO schema_version VALUES (1, ?)", (now,))
