@@ -282,6 +282,15 @@ def test_a_path_is_sqlite_and_a_foreign_url_is_refused(tmp_path):
         assert "pw" not in str(e.value)
 
 
+def test_a_postgres_url_without_psycopg_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    with pytest.raises(StoreError) as err:
+        open_store("postgresql://ana:hunter2@db.lan/fleet")
+    assert str(err.value) == ("postgresql://ana:***@db.lan/fleet: a PostgreSQL store needs"
+                              " psycopg 3 (pip install 'psycopg[binary]'; the trainer extra"
+                              " installs it)")
+
+
 def test_redact_hides_the_password_only():
     assert redact("postgresql://u:pw@h:5/db") == "postgresql://u:***@h:5/db"
     assert redact("postgresql://u@h:5/db") == "postgresql://u@h:5/db"
