@@ -61,7 +61,7 @@ def worker_main(args: argparse.Namespace) -> None:
     from device.shared.mqtt_client import MqttSettings
     from trainer.sync.ingest import Ingest
 
-    ingest = Ingest(MqttSettings("127.0.0.1", args.port), Path(args.db),
+    ingest = Ingest(MqttSettings("127.0.0.1", args.port), args.db,
                     base_topic=args.base_topic, share=args.share, client_id=args.client_id)
     ingest.start(timeout=10)
     if not ingest.subscribed.wait(10):

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -418,3 +419,26 @@ def test_ingest_command_with_a_bad_store_url_says_so_in_one_line(tmp_path):
     assert redact(url) in out.stderr and "hunter2" not in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "postgresql:").exists()  # once, a folder of that name was made
+
+
+def test_taste_build_reads_either_store_in_chunks_with_one_listener_per_speaker(
+        store_factory, tmp_path):
+    """``taste build --listens`` takes the store's path or its postgresql:// URL; both give
+    the same listens, user@device per speaker, streamed (the importer reads 10,000 rows at
+    a time; here 3 rows a time to cross chunk boundaries)."""
+    from trainer.taste.importers import Input, read_inputs
+    from trainer.taste.importers import listens as listen_readers
+
+    store = store_factory.open()
+    store.add_batch("kitchen", [row(i) for i in range(7)])
+    store.add_batch("bedroom", [row(i + 100) for i in range(5)])
+    assert list(store.rows(3)) == list(store.rows(1000))  # chunking changes nothing
+    path = store_factory.db if store_factory.kind == "postgres" else Path(store_factory.db)
+    old, listen_readers.CHUNK_ROWS = listen_readers.CHUNK_ROWS, 3
+    try:
+        got = read_inputs([Input(path, "listens", None)])
+    finally:
+        listen_readers.CHUNK_ROWS = old
+    assert len(got.listens) == 12
+    assert got.people == ("ana@bedroom", "ana@kitchen")
+    assert {x.device for x in got.listens} == {"kitchen", "bedroom"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +40,10 @@ class Store(Protocol):
     def count(self, device: str | None = None) -> int: ...
     def event_ids(self, device: str) -> list[str]: ...
     def rejected(self) -> list[dict[str, Any]]: ...
+    def rows(self, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+        """Every stored listen (the ``STORED`` columns), read ``chunk_rows`` at a time
+        (PostgreSQL: a server-side cursor), so a reader's memory stays bounded."""
+        ...
     def close(self) -> None: ...
 
 

@@ -14,7 +14,7 @@ backlog, up to 200 rows a message) by ``COPY`` into a per-connection staging tab
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -214,6 +214,14 @@ class PostgresStore:
             rows = conn.execute("SELECT event_id FROM listens WHERE device = %s ORDER BY seq",
                                 (device,)).fetchall()
         return [r[0] for r in rows]
+
+    def rows(self, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+        conn = self._ready()
+        with conn.transaction(), conn.cursor(name="moodspeaker_rows") as cur:
+            cur.itersize = chunk_rows  # a server-side cursor: chunk_rows at a time
+            cur.execute(f"SELECT {_COLS} FROM listens ORDER BY device, seq")
+            for r in cur:
+                yield dict(zip(STORED, r, strict=True))
 
     def rejected(self) -> list[dict[str, Any]]:
         conn = self._ready()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,12 @@ class ListenStore(SqliteFile):
         rows = self.db.execute("SELECT event_id FROM listens WHERE device = ? ORDER BY seq",
                                (device,))
         return [r[0] for r in rows]
+
+    def rows(self, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+        cur = self.db.execute(f"SELECT {', '.join(STORED)} FROM listens ORDER BY device, seq")
+        while chunk := cur.fetchmany(chunk_rows):
+            for r in chunk:
+                yield dict(zip(STORED, r, strict=True))
 
     def rejected(self) -> list[dict[str, Any]]:
         cur = self.db.execute(f"SELECT {', '.join(REJECTED)} FROM rejected ORDER BY id")

@@ -86,6 +86,11 @@ def register_report(sub: argparse._SubParsersAction) -> None:
 
 
 
+def _path_or_url(text: str) -> Path | str:
+    """A file or folder, or a store URL (kept as text: a Path would fold its ``//``)."""
+    return text if "://" in text else Path(text)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     area = subparsers.add_parser(
         "taste", help="mood-aware genre preferences from posts and listening"
@@ -95,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b = sub.add_parser("build", help="posts + listens -> DIR/taste.npz and manifest entry")
     b.add_argument("--posts", nargs="+", type=Path, metavar="INPUT",
                    help="file, folder, .zip or .tar.gz as downloaded")  # fmt: skip
-    b.add_argument("--listens", nargs="+", type=Path, metavar="INPUT")
+    b.add_argument("--listens", nargs="+", type=_path_or_url, metavar="INPUT",
+                   help="exports, journals, the ingest store (a path, or a postgresql:// URL)")
     b.add_argument("--user", metavar="NAME", help="every --posts/--listens input is NAME's")
     b.add_argument("--people", type=Path, metavar="TOML",
                    help="a household: each person's posts and listens inputs")  # fmt: skip

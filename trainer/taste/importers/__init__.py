@@ -16,6 +16,8 @@ from pathlib import Path
 
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
+from trainer.sync.store import is_url
+from trainer.sync.store_postgres import redact
 
 from ..records import ImportReport, Listen, Post, SourceReport
 from . import listens as listen_readers
@@ -84,6 +86,14 @@ def _dedupe(records: list, key, report: ImportReport, role: str) -> list:
 
 def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
                 listen_input: listen_readers.ListenInput) -> list:  # fmt: skip
+    if is_url(str(item.path)):  # the fleet store in PostgreSQL, read in bounded chunks
+        if item.role != "listens":
+            raise UserError(f"{redact(str(item.path))}: a listen store, give it to --listens")
+        src = report.source(redact(str(item.path)), "Moodspeaker ingest store", "listens")
+        stored = list(listen_readers.store_listens(str(item.path), src, ctx, listen_input))
+        for r in stored:
+            src.add(r.user, r.started_at)
+        return stored
     path = Path(item.path)
     if not path.exists():
         raise UserError(f"{path}: {item.role} file not found")

@@ -22,6 +22,7 @@ from pathlib import Path
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
 from device.shared.listens import END_REASONS, ENDED_BY
+from trainer.sync.store import open_store
 
 from ..records import ImportReport, Listen, SourceReport
 from .catalog import Catalog
@@ -155,9 +156,27 @@ def journal(data: bytes, where: str, src: SourceReport, ctx: ReadContext,
 
 def _journal_listens(path: Path, where: str, src: SourceReport, ctx: ReadContext,
                      inp: ListenInput) -> Iterator[Listen]:
-    for rowid, values, names in _journal_rows(path, where):
-        row = dict(zip(names, values, strict=True))
-        place = f"{where}: listens rowid {rowid}"
+    rows = ((f"{where}: listens rowid {rowid}", dict(zip(names, values, strict=True)))
+            for rowid, values, names in _journal_rows(path, where))
+    yield from _row_listens(rows, src, ctx, inp)
+
+
+def store_listens(url: str, src: SourceReport, ctx: ReadContext,
+                  inp: ListenInput) -> Iterator[Listen]:
+    """The fleet store (``--listens postgresql://...``), streamed in bounded chunks."""
+    store = open_store(url)
+    try:
+        rows = ((f"{store.where}: listen {r['device']}/{r['event_id']}", r)
+                for r in store.rows(CHUNK_ROWS))
+        yield from _row_listens(rows, src, ctx, inp)
+    finally:
+        store.close()
+
+
+def _row_listens(rows: Iterator[tuple[str, dict]], src: SourceReport, ctx: ReadContext,
+                 inp: ListenInput) -> Iterator[Listen]:
+    """Journal or store rows (by column name) -> listens; one ``event_id`` counts once."""
+    for place, row in rows:
         event = row.get("event_id")
         if event is not None:
             if event in inp.report.seen_events:

@@ -32,7 +32,7 @@ else:  # Python 3.10
 
 @dataclass(frozen=True)
 class Input:
-    path: Path
+    path: Path | str  # a str only for a store URL (``postgresql://...``)
     role: str  # "posts" | "listens"
     owner: str | None  # None: the rows name their user (project tables, the journal)
 
