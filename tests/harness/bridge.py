@@ -36,7 +36,7 @@ class Loop:
 
 def make_bridge(settings: MqttSettings, tmp: Path, device: str = "spk", *,
                 reconnect: Reconnect | None = None, expire_s: float = 120.0,
-                ack_timeout_s: float = 30.0, check=None,
+                ack_timeout_s: float = 30.0, check=None, sync_batch: int = 100,
                 ) -> tuple[MqttBridge, Loop, PahoCommunicator]:
     """``check``: the model check a delivery must pass (default: any set is accepted)."""
     topics, loop = Topics(device), Loop()
@@ -44,7 +44,7 @@ def make_bridge(settings: MqttSettings, tmp: Path, device: str = "spk", *,
                              max_packet=MAX_SPEAKER_PACKET, reconnect=reconnect)
     outbox = Outbox(tmp / "journal.sqlite3", device,
                     lambda body: comms.publish(topics.listens, body),
-                    OutboxSettings(ack_timeout_s=ack_timeout_s))
+                    OutboxSettings(batch=sync_batch, ack_timeout_s=ack_timeout_s))
     receiver = ModelReceiver(topics, ModelStore(tmp / "state", MODELS),
                              check or (lambda _d: None), loop, comms.publish,
                              expire_s=expire_s)
