@@ -1,19 +1,31 @@
-"""Taste model speed: build (post mood -> equation 1 -> Tucker -> track neighbours) and
-evaluation (Spearman against the planted tastes) for 1k and 100k simulated users.
+"""Taste build at scale: seconds and peak RSS of the columnar build (post moods -> equation
+1 with relabelling -> Tucker -> track neighbours) for 100k and 1M simulated users, listens
+streamed from an SQLite ingest store; at 1k users also the list-based build on the same
+data, whose per-user predictions the columnar ones must match to 1e-4.
 
-Each size runs in its own process so the memory peak (``ru_maxrss``) is its own. Users are
-generated vectorised (same model as ``taste simulate``: planted tastes, real NLPCC posts
-from the held-out half, sessions around most posts) because the reference simulator's
-per-play Python loop, not the pipeline, would dominate at 100k users.
+Users (planted tastes as ``taste simulate``, real NLPCC posts from the held-out half,
+sessions around most posts) are made in blocks of people, so 1M users never exist as
+records. Activity is today's bench's, heavy-tailed across people: 20 posts each, 80% of
+posts followed by 2-8 plays, that count scaled per person by a lognormal factor (sigma 0.8,
+mean 1, at most 20x): about 80 listens a person, a few people with hundreds.
 
-    .venv/bin/python -m bench.taste [--users 1000 100000] [--posts 20]
+Per size, one process fills the store once (ingest schema, ``trainer.sync.store``; cached
+in ``--cache`` by size and seed, its time reported apart as ``fill_s``) and writes the
+posts (person, time, text index) and the planted tastes beside it; a second process times
+the build: every post's text classified (repeated texts once, as ``taste build`` does),
+listens read from the store in ``fetchmany`` chunks into columns, then
+``build.build_columns``. ``peak_rss_mb`` is that process's ``ru_maxrss``.
+
+    .venv/bin/python -m bench.taste [--users 1000 100000 1000000] [--posts 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,103 +35,265 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
+CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / "moodspeaker-bench-taste"
+BLOCK = 50_000  # people generated at once
+MATCH_TOL = 1e-4
 
 
-def synth(n_users: int, posts_per_user: int, seed: int = 0):
-    """Posts and listens for ``n_users`` planted users, vectorised."""
-    from device.shared.genres import GENRES
+def _corpus() -> tuple[list[str], np.ndarray]:
+    """The held-out half of NLPCC: texts and their moods (index into MOODS)."""
     from device.shared.moods import MOODS
     from trainer.taste.mood.corpora import read_nlpcc
-    from trainer.taste.records import Listen, Post
-    from trainer.taste.simulate import planted_tastes, session_gaps
 
-    rng = np.random.default_rng(seed)
-    corpus = read_nlpcc(DATA / "nlpcc2014_weibo_emotion")[1::2]
-    by_mood = [[p.text for p in corpus if p.mood == m] for m in MOODS]
-    gap = float(np.median(session_gaps(DATA / "lastfm1k_subset")))
-    truth = planted_tastes(n_users, rng)
+    corpus = [p for p in read_nlpcc(DATA / "nlpcc2014_weibo_emotion")[1::2] if p.mood in MOODS]
+    return [p.text for p in corpus], np.array([MOODS.index(p.mood) for p in corpus])
+
+
+def synth_block(first: int, truth: np.ndarray, by_mood: list[np.ndarray], gap: float,
+                posts_per_user: int, seed: int) -> tuple[dict, dict]:  # fmt: skip
+    """Posts and listens (as columns) for people ``first`` .. ``first + len(truth)``."""
+    from device.shared.genres import GENRES
+    from device.shared.moods import MOODS
+
+    rng = np.random.default_rng([seed, first])
+    n_users = len(truth)
     n_posts = n_users * posts_per_user
     user = np.repeat(np.arange(n_users), posts_per_user)
     mix = rng.dirichlet(np.ones(len(MOODS)) * 2, size=n_users)
     mood = (rng.random(n_posts)[:, None] > np.cumsum(mix, axis=1)[user]).sum(axis=1)
     mood = np.minimum(mood, len(MOODS) - 1)
-    clock = 1.7e9 + np.cumsum(rng.exponential(6 * 3600, n_posts))
+    begin = 1.7e9 + rng.uniform(0, 365 * 86400, n_users)
+    clock = begin[user] + np.cumsum(rng.exponential(6 * 3600, (n_users, posts_per_user)),
+                                    axis=1).ravel()  # fmt: skip
     pick = rng.random(n_posts)
-    posts = [Post(f"u{u}", float(t), by_mood[m][int(p * len(by_mood[m]))])
-             for u, t, m, p in zip(user, clock, mood, pick, strict=True)]  # fmt: skip
+    text = np.empty(n_posts, dtype=np.int32)
+    for m in range(len(MOODS)):
+        here = mood == m
+        text[here] = by_mood[m][(pick[here] * len(by_mood[m])).astype(int)]
+    activity = np.minimum(rng.lognormal(-0.32, 0.8, n_users), 20.0)  # mean 1, heavy tail
     plays = np.where(rng.random(n_posts) < 0.8, rng.integers(2, 9, n_posts), 0)
+    plays = np.where(plays > 0, np.maximum(1, np.rint(plays * activity[user])), 0).astype(int)
     p_of = np.repeat(np.arange(n_posts), plays)
     pref = truth[user[p_of], mood[p_of]]  # (L, G)
     probs = np.exp(pref / 1.2)
     cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
     genre = np.minimum((rng.random(p_of.size)[:, None] > cdf).sum(axis=1), len(GENRES) - 1)
     liked = pref[np.arange(p_of.size), genre]
+    del pref, probs, cdf
     dur = rng.uniform(150, 330, p_of.size)
     heard = dur * np.clip(rng.beta(1 + liked, 1 + (10 - liked) / 2), 0.05, 1)
     step = np.concatenate([[0], np.cumsum(plays)[:-1]])
     k = np.arange(p_of.size) - step[p_of]
     start = clock[p_of] + rng.uniform(-25, 10, n_posts)[p_of] * 60 + k * (240 + 0.2 * gap)
     track = rng.integers(40, size=p_of.size)
-    listens = [
-        Listen(f"u{user[p]}", f"{GENRES[g]}-{t:03d}", GENRES[g], float(s), float(s + h), float(d))
-        for p, g, t, s, h, d in zip(p_of, genre, track, start, heard, dur, strict=True)
-    ]
-    users = tuple(f"u{i}" for i in range(n_users))
-    return posts, listens, users, truth
+    posts = {"user": (first + user).astype(np.int32), "time": clock, "text": text}
+    listens = {"user": first + user[p_of], "genre": genre, "track": track, "start": start,
+               "end": start + heard, "duration": dur}  # fmt: skip
+    return posts, listens
 
 
-def one(n_users: int, posts_per_user: int) -> dict:
-    from trainer.taste.build import BuildConfig, build_artifact, classify_posts
-    from trainer.taste.evalsim import spearman_per_slice
+def _planted(n_users: int, seed: int) -> np.ndarray:
+    from trainer.taste.simulate import planted_tastes
 
+    return planted_tastes(n_users, np.random.default_rng(seed))
+
+
+# Another service's play as an ingest row: mood not seen ("unknown"), so it is no speaker
+# evidence and counts through the posts around it; one speaker per person.
+_STAGE = "CREATE TEMP TABLE stage (u INTEGER, g INTEGER, t INTEGER, s REAL, e REAL, d REAL)"
+_FROM_STAGE = """INSERT INTO listens ({columns})
+SELECT printf('s%07d', u), printf('e%010d', {seq0} + stage.rowid), 'u' || u,
+       genres.name || printf('-%03d', t), '', genres.name, 'unknown', 0.0, s, e, e - s, d,
+       'completed', 0.0, NULL, NULL, 'end', {seq0} + stage.rowid, e
+FROM stage JOIN genres ON genres.i = stage.g ORDER BY stage.rowid"""
+
+
+def fill(n_users: int, posts_per_user: int, seed: int, folder: Path) -> dict:
+    """The store (ingest schema) and the posts for ``n_users``; returns counts and time."""
+    from device.shared.genres import GENRES
+    from trainer.sync.store import STORED, ListenStore
+
+    texts, moods = _corpus()
+    by_mood = [np.flatnonzero(moods == m) for m in range(4)]
+    from trainer.taste.simulate import session_gaps
+
+    gap = float(np.median(session_gaps(DATA / "lastfm1k_subset")))
+    truth = _planted(n_users, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "store.sqlite3"
+    path.unlink(missing_ok=True)
+    ListenStore(path).close()  # the real schema, migrations applied
+    db = sqlite3.connect(path, isolation_level=None)
+    # filling, not ingesting: no journal, no fsync; the build reads the file read-only
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA cache_size = -262144")
+    db.execute("DROP INDEX IF EXISTS listens_started")  # a full scan reads no index
+    db.execute(_STAGE)
+    db.execute("CREATE TEMP TABLE genres (i INTEGER PRIMARY KEY, name TEXT)")
+    db.executemany("INSERT INTO genres VALUES (?, ?)", enumerate(GENRES))
+    columns = ", ".join(f'"{c}"' for c in STORED)
     t0 = time.perf_counter()
-    posts, listens, users, truth = synth(n_users, posts_per_user)
-    t1 = time.perf_counter()
+    posts: dict[str, list[np.ndarray]] = {"user": [], "time": [], "text": []}
+    n_listens = 0
+    for first in range(0, n_users, BLOCK):
+        p, ls = synth_block(first, truth[first : first + BLOCK], by_mood, gap, posts_per_user,
+                            seed)  # fmt: skip
+        for key in posts:
+            posts[key].append(p[key])
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?)", zip(
+            ls["user"].tolist(), ls["genre"].tolist(), ls["track"].tolist(),
+            ls["start"].tolist(), ls["end"].tolist(), ls["duration"].tolist(), strict=True))
+        db.execute(_FROM_STAGE.format(columns=columns, seq0=n_listens - 1))
+        db.execute("DELETE FROM stage")
+        db.execute("COMMIT")
+        n_listens += len(ls["user"])
+    db.execute("PRAGMA journal_mode = WAL")  # as the ingest leaves it
+    db.close()
+    np.savez(folder / "posts.npz", truth=truth, texts=np.array(texts),
+             **{k: np.concatenate(v) for k, v in posts.items()})  # fmt: skip
+    info = {"listens": n_listens, "fill_s": round(time.perf_counter() - t0, 1),
+            "store_mb": round(path.stat().st_size / 2**20)}  # fmt: skip
+    (folder / "done.json").write_text(json.dumps(info))
+    return info
+
+
+def run_build(folder: Path, check_match: bool) -> dict:
+    """Time the build from the filled ``folder``; with ``check_match`` also the list-based
+    build on the same data, and the largest difference in per-user predictions."""
+    from device.shared.moods import MOODS
+    from trainer.taste import columns
+    from trainer.taste.build import BuildConfig, build_artifact, build_columns
+    from trainer.taste.evalsim import spearman_per_slice
+    from trainer.taste.mood import PostMoodClassifier
+
     cfg = BuildConfig()
-    mood_posts, _ = classify_posts(posts, cfg.min_confidence)
+    saved = np.load(folder / "posts.npz")
+    texts = saved["texts"].tolist()
+    post_user, post_time, post_text = saved["user"], saved["time"], saved["text"]
+    n_users = len(saved["truth"])
+    t0 = time.perf_counter()
+    # every post classified as `taste build` does (build.classify_each): a text once
+    used = np.unique(post_text)
+    classifier = PostMoodClassifier(min_confidence=cfg.post_min_confidence())
+    results = classifier.classify_many([texts[i] for i in used])
+    table = np.array([[r.probabilities[m] for m in MOODS] if r.mood else [0.0] * len(MOODS)
+                      for r in results])  # fmt: skip
+    mood = np.array([MOODS.index(r.mood) if r.mood else -1 for r in results], dtype=np.int8)
+    row_of = np.full(len(texts), -1, dtype=np.int32)
+    row_of[used] = np.arange(len(used))
+    rows = row_of[post_text]
+    clear = mood[rows] >= 0
+    t1 = time.perf_counter()
+    names = columns.Names(f"u{i}" for i in range(n_users))
+    # the people file: person u5's listener on their speaker (importers: user@device)
+    people = {f"u{i}@s{i:07d}": f"u{i}" for i in range(n_users)}
+    listens = columns.read_store(folder / "store.sqlite3", names, listeners=people)
+    del people
     t2 = time.perf_counter()
-    art = build_artifact(mood_posts, listens, cfg, {})
+    users, remap = names.sorted_remap()
+    listens.user = remap[listens.user]
+    posts = columns.PostColumns(remap[post_user[clear]], post_time[clear], mood[rows[clear]],
+                                rows[clear], table)  # fmt: skip
+    n_listens = len(listens)
+    art = build_columns(posts, listens, users, cfg, {})
     t3 = time.perf_counter()
-    pos = {u: i for i, u in enumerate(users)}
-    built = [str(u) for u in art.arrays["users"]]
-    rho = spearman_per_slice(art.arrays["preferences"], truth[[pos[u] for u in built]])
-    t4 = time.perf_counter()
-    return {
-        "users": n_users, "posts": len(posts), "listens": len(listens),
-        "generate_s": round(t1 - t0, 2), "post_mood_s": round(t2 - t1, 2),
-        "eq1_tucker_tracks_s": round(t3 - t2, 2), "build_s": round(t3 - t1, 2),
-        "evaluate_s": round(t4 - t3, 2), "tucker_iterations": art.info["tucker_iterations"],
+    del posts, listens
+    order = np.argsort(remap)  # artifact row of person i
+    rho = spearman_per_slice(art.arrays["preferences"][order], saved["truth"])
+    row = {
+        "users": n_users, "posts": len(post_user), "listens": n_listens,
+        "texts_classified": len(used), "post_mood_s": round(t1 - t0, 2),
+        "read_store_s": round(t2 - t1, 2), "eq1_tucker_tracks_s": round(t3 - t2, 2),
+        "build_s": round(t3 - t0, 2), "tucker_iterations": art.info["tucker_iterations"],
         "spearman": round(float(rho.mean()), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }  # fmt: skip
+    if check_match:
+        row["match_max_abs"] = _match(art, folder, texts, results, saved, cfg, build_artifact)
+    return row
+
+
+def _match(art, folder: Path, texts, results, saved, cfg, build_artifact) -> float:
+    """The list-based build (``columnar=False``) on the same posts and store rows; the
+    largest absolute difference between the two per-user predictions."""
+    from trainer.taste.build import mood_posts_of
+    from trainer.taste.records import Listen, Post
+
+    by_text = dict(zip(np.unique(saved["text"]).tolist(), results, strict=True))
+    posts = [Post(f"u{u}", float(t), texts[i])
+             for u, t, i in zip(saved["user"], saved["time"], saved["text"], strict=True)]
+    mood_posts, _ = mood_posts_of(posts, [by_text[int(i)] for i in saved["text"]])
+    db = sqlite3.connect(folder / "store.sqlite3")
+    listens = [Listen(u, t, g, s, e, d, m, c, r, b) for u, t, g, s, e, d, m, c, r, b in db.execute(
+        'SELECT "user", track_id, genre, started_at, ended_at, duration_s, mood, '
+        "mood_confidence, end_reason, ended_by FROM listens")]  # fmt: skip
+    db.close()
+    old = build_artifact(mood_posts, listens, cfg, {}, columnar=False)
+    if not np.array_equal(old.arrays["users"], art.arrays["users"]):
+        return float("inf")
+    return float(np.abs(old.arrays["preferences"] - art.arrays["preferences"]).max())
+
+
+def one(n_users: int, posts_per_user: int, seed: int, cache: Path, match: bool) -> dict:
+    folder = cache / f"u{n_users}-p{posts_per_user}-s{seed}"
+    done = folder / "done.json"
+    if done.exists():
+        filled = json.loads(done.read_text())
+    else:
+        filled = _child(["--fill"], n_users, posts_per_user, seed, cache)
+    built = _child(["--build"] + (["--match"] if match else []), n_users, posts_per_user,
+                   seed, cache)  # fmt: skip
+    return {**built, "fill_s": filled["fill_s"], "store_mb": filled["store_mb"]}
+
+
+def _child(flags: list[str], n: int, posts: int, seed: int, cache: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.taste", *flags, "--users", str(n), "--posts", str(posts),
+         "--seed", str(seed), "--cache", str(cache)],
+        stdout=subprocess.PIPE, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--users", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
     parser.add_argument("--posts", type=int, default=20, help="posts per user")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where the stores are kept")
+    parser.add_argument("--fill", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--match", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(args.users[0], args.posts)))
+    folder = args.cache / f"u{args.users[0]}-p{args.posts}-s{args.seed}"
+    if args.fill:
+        print(json.dumps(fill(args.users[0], args.posts, args.seed, folder)))
+        return 0
+    if args.build:
+        print(json.dumps(run_build(folder, args.match)))
         return 0
     rows = []
     for n in args.users:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.taste", "--one", "--users", str(n),
-             "--posts", str(args.posts)],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-        )  # fmt: skip
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    keys = list(rows[0])
+        rows.append(one(n, args.posts, args.seed, args.cache, match=n <= 1000))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    keys = list(dict.fromkeys(k for row in rows for k in row))
     print("| " + " | ".join(keys) + " |")
     print("|---" * len(keys) + "|")
     for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+        print("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    return 0
+    matched = [r["match_max_abs"] for r in rows if "match_max_abs" in r]
+    last = rows[-1]
+    tail = ""
+    if matched:
+        tail = f" match_1k_max_abs={matched[0]:.3g} match_ok={matched[0] <= MATCH_TOL}"
+    print(f"users={last['users']} build_s={last['build_s']} peak_rss_mb={last['peak_rss_mb']}"
+          f" listens={last['listens']}{tail}")  # fmt: skip
+    return 0 if not matched or matched[0] <= MATCH_TOL else 1
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ import numpy as np
 from device.shared.manifest import MANIFEST_NAME, load_manifest
 from device.shared.moods import MOODS
 
+from . import columns
 from .export import TasteArtifact
 from .importers import Imported
 from .importers.times import minute, month
 from .mood import MoodResult, PostMoodClassifier
-from .preferences import preferences, track_ratings
+from .preferences import PreferenceTensor, TrackRatings, preferences, track_ratings
 from .records import Listen, MoodPost, Post
 from .speaker import SpeakerConfig, SpeakerEvidence, is_speaker, speaker_evidence
 from .tracks import track_neighbours
@@ -110,25 +111,67 @@ def build_artifact(
     cfg: BuildConfig,
     info: dict,
     users: tuple[str, ...] | None = None,
+    columnar: bool = True,
 ) -> TasteArtifact:
     """Equation 1 (other services' plays around posts) and speaker listens (direct
     evidence) -> Tucker -> completed preferences, prior and track neighbours.
-    ``users`` (default: everyone with posts or listens) are the artifact's rows."""
-    streamed = [x for x in listens if not is_speaker(x)]
+    ``users`` (default: everyone with posts or listens) are the artifact's rows.
+    Runs on columns (``columns``: the same figures, far less memory); ``columnar=False``
+    keeps the list-based reference path (tests/test_taste_columnar.py compares them)."""
     if users is None:
         users = tuple(sorted({x.user for x in listens} | {p.user for p in mood_posts}))
+    if columnar:
+        post_cols, listen_cols = columns.from_records(mood_posts, listens, users)
+        return build_columns(post_cols, listen_cols, users, cfg, info)
+    streamed = [x for x in listens if not is_speaker(x)]
     tensor = preferences(mood_posts, streamed, cfg.window_min, cfg.normalise,
                          relabel_moods=cfg.relabel, users=users)  # fmt: skip
     heard = speaker_evidence(listens, tensor.users, cfg.camera_confusion, cfg.speaker)
+    ratings = track_ratings(listens) if listens else None
+    tracks = _track_arrays(ratings, tensor.users, cfg) if ratings is not None else {}
+    return _model(tensor, heard, tracks, listens_until(listens, tensor.users), cfg, info)
+
+
+def build_columns(posts: columns.PostColumns, listens: columns.ListenColumns,
+                  users: tuple[str, ...], cfg: BuildConfig, info: dict) -> TasteArtifact:
+    """``build_artifact`` on columns coded against ``users`` (sorted names, as the list
+    path's default): posts sorted by user, listens by (user, start), equation 1 and
+    relabelling per block of people, the ratings by user block; the rest as the list path."""
+    posts = columns.sort_posts(posts)
+    listens = columns.sort_listens(listens)
+    tensor = columns.preferences_columns(posts, listens, users, cfg.window_min, cfg.normalise,
+                                         relabel_moods=cfg.relabel)  # fmt: skip
+    del posts
+    speaker = listens.speaker
+    until = listens_until(speaker, users)
+    if listens.until is not None:
+        keep = set(users)
+        until = {u: t for u, t in listens.until.items() if u in keep}
+    heard = speaker_evidence(speaker, users, cfg.camera_confusion, cfg.speaker)
+    if listens.unseen:  # the store reader's speaker listens without a mood seen
+        heard.ignored["no mood seen"] += listens.unseen
+    tracks: dict[str, np.ndarray] = {}
+    if len(listens):
+        ratings = columns.track_ratings_columns(listens, users + listens.others)
+        del listens
+        tracks = _track_arrays_sorted(ratings, len(users), cfg)
+        del ratings
+    return _model(tensor, heard, tracks, until, cfg, info)
+
+
+def _model(tensor: PreferenceTensor, heard: SpeakerEvidence, tracks: dict[str, np.ndarray],
+           until: dict[str, float], cfg: BuildConfig, info: dict) -> TasteArtifact:
+    """Both sources combined, Tucker, the completed preferences and the artifact."""
     values, observed, evidence = combine(tensor, heard, cfg.speaker_weight)
     model = fit_tucker(values, observed, evidence, cfg.tucker, cfg.anchor)
     # Tucker fills the gaps and smooths thin slices; where a slice has much evidence its own
     # values are better than the low-rank fit, so blend by n / (n + k0).
     trust = np.where(observed, evidence / (evidence + cfg.tucker.k0), 0.0)
+    del evidence
     completed = (trust * values + (1 - trust) * model.predict()).astype(np.float32)
+    del trust, values
     nothing = ~observed.any(axis=(1, 2))
     completed[nothing] = model.prior  # no evidence at all: exactly the prior
-    ratings = track_ratings(listens) if listens else None
     arrays = {
         "users": np.array(tensor.users, dtype=str),
         "preferences": completed,
@@ -142,8 +185,8 @@ def build_artifact(
         "factor_genres": model.factor_genres,
         "user_offset": model.user_offset,
     }
-    if ratings is not None and tensor.users:
-        arrays.update(_track_arrays(ratings, tensor.users, cfg))
+    if tensor.users:
+        arrays.update(tracks)
     info = {
         **info,
         "users": len(tensor.users),
@@ -163,7 +206,7 @@ def build_artifact(
         },
         # per person, the end of the last speaker listen this model learnt from: the device
         # counts its own genre feedback only from there on (device.music.picker_setup)
-        "speaker_listens_until": listens_until(listens, tensor.users),
+        "speaker_listens_until": until,
     }
     return TasteArtifact(arrays, info)
 
@@ -189,6 +232,25 @@ def listens_until(listens: list[Listen], users: tuple[str, ...]) -> dict[str, fl
         if x.from_speaker and x.user in keep:
             out[x.user] = max(out.get(x.user, 0.0), float(x.ended_at))
     return {u: round(t, 3) for u, t in sorted(out.items())}
+
+
+def _track_arrays_sorted(ratings: TrackRatings, n_users: int, cfg: BuildConfig
+                         ) -> dict[str, np.ndarray]:  # fmt: skip
+    """``_track_arrays`` for ratings already coded in the artifact's order and sorted by
+    (user, track) (``columns.track_ratings_columns``); people from ``n_users`` on count
+    for the neighbours only."""
+    nb = track_neighbours(ratings, cfg.threshold, cfg.neighbours)
+    cut = int(np.searchsorted(ratings.user_index, n_users))
+    counts = np.bincount(ratings.user_index[:cut], minlength=n_users)
+    return {
+        "tracks": np.array(ratings.tracks, dtype=str),
+        "track_genres": ratings.track_genres.astype(np.int8),
+        "rating_indptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "rating_tracks": ratings.track_index[:cut].astype(np.int32),
+        "rating_values": np.clip(ratings.values[:cut], 0, 10).astype(np.float32),
+        "neighbors": nb.neighbors,
+        "neighbor_sims": nb.sims,
+    }
 
 
 def _track_arrays(ratings, users: tuple[str, ...], cfg: BuildConfig) -> dict[str, np.ndarray]:
