@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import queue
 import random
 import statistics
@@ -75,7 +76,7 @@ def worker_main(args: argparse.Namespace) -> None:
 class Workers:
     """``n`` ingest worker processes, subscribed when the constructor returns."""
 
-    def __init__(self, n: int, port: int, db: Path, base_topic: str, share: str | None):
+    def __init__(self, n: int, port: int, db: str, base_topic: str, share: str | None):
         self.procs = []
         for i in range(n):
             cmd = [sys.executable, "-m", "bench.mqtt", "--worker", "--port", str(port),
@@ -320,6 +321,8 @@ class Device:
         self.rows = rows
         self.acked = 0
         self.sent = 0
+        self.lags: list[float] = []  # per batch: sent -> acknowledged (stored), seconds
+        self._sent_at: dict[str, float] = {}
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._decode = decode_ack
@@ -337,10 +340,18 @@ class Device:
                 return
             payload = self.payloads[self.sent]
             self.sent += 1
+        self._sent_at[self._batch_of(payload)] = time.perf_counter()
         self.client.publish(self.topics.listens, payload, qos=1)
+
+    @staticmethod
+    def _batch_of(payload: bytes) -> str:
+        return json.loads(payload)["batch"]
 
     def _on_ack(self, client, userdata, msg) -> None:
         ack = self._decode(msg.payload)
+        sent = self._sent_at.pop(ack.batch, None)
+        if sent is not None:
+            self.lags.append(time.perf_counter() - sent)
         self.acked += len(ack.event_ids)
         if self.acked >= self.rows:
             self.done.set()
@@ -365,17 +376,48 @@ def encode_batches(devices: int, rows: int) -> list[list[bytes]]:
     return payloads
 
 
-def ingest_trial(port: int, tmp: Path, workers: int, payloads: list[list[bytes]],
-                 per_device: int, tag: str) -> dict:
-    """One timed run: ``workers`` ingest processes on a fresh store and their own topic
-    tree (so no earlier trial's sessions get a copy), every device's batches through."""
-    from trainer.sync.store import ListenStore
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes so far (Linux /proc), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
-    store = tmp / f"ingest-{tag}.sqlite3"
-    pool = Workers(workers, port, store, tag, "g" if workers > 1 else None)
+
+def postgres_pids(pg) -> list[int]:
+    """The server's postmaster and its backends (children)."""
+    pid_file = pg.data / "postmaster.pid"
+    try:
+        main_pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    children = Path(f"/proc/{main_pid}/task/{main_pid}/children")
+    with contextlib.suppress(OSError):
+        return [main_pid, *map(int, children.read_text().split())]
+    return [main_pid]
+
+
+def ingest_trial(port: int, tmp: Path, workers: int, payloads: list[list[bytes]],
+                 per_device: int, tag: str, broker_pid: int, pg=None) -> dict:
+    """One timed run: ``workers`` ingest processes on a fresh store and their own topic
+    tree (so no earlier trial's sessions get a copy), every device's batches through.
+    Where the CPU went: seconds of CPU per part (broker, workers, database, load)."""
+    from trainer.sync.store import open_store
+
+    db = (pg.url(pg.new_database()) if pg is not None
+          else str(tmp / f"ingest-{tag}.sqlite3"))
+    pool = Workers(workers, port, db, tag, "g" if workers > 1 else None)
     speakers = []
+    parts = {"broker": lambda: [broker_pid],
+             "ingest workers": lambda: [p.pid for p in pool.procs],
+             "database": lambda: postgres_pids(pg) if pg is not None else [],
+             "load (bench)": lambda: [os.getpid()]}
     try:
         speakers = [Device(port, f"dev{d}", tag, p, per_device) for d, p in enumerate(payloads)]
+        cpu0 = {k: cpu_seconds(f()) for k, f in parts.items()}
         t0 = time.perf_counter()
         for s in speakers:
             s.go()
@@ -384,58 +426,80 @@ def ingest_trial(port: int, tmp: Path, workers: int, payloads: list[list[bytes]]
                 raise SystemExit(f"ingest: {s.topics.device_id} got {s.acked} of {per_device}"
                                  " acknowledgements within 120 s")
         seconds = time.perf_counter() - t0
+        cpu = {k: round(cpu_seconds(f()) - cpu0[k], 2) for k, f in parts.items()}
+        lags = sorted(x for s in speakers for x in s.lags)
     finally:
         for s in speakers:
             s.close()
         stats = pool.close()
-    with ListenStore(store) as s:
-        stored = s.count()
+    store = open_store(db)
+    try:
+        stored = store.count()
+    finally:
+        store.close()
     if stored != per_device * len(payloads):
         raise SystemExit(f"ingest: the store holds {stored}, expected "
                          f"{per_device * len(payloads)}")
-    return {"seconds": seconds, "rows": stored,
+    return {"seconds": seconds, "rows": stored, "cpu_s": cpu,
+            "lag_ms_p50": round(percentile(lags, 50) * 1000, 1),
+            "lag_ms_p95": round(percentile(lags, 95) * 1000, 1),
             "batches_per_worker": [w.get("batches") for w in stats]}
 
 
-def bench_ingest(port: int, tmp: Path, devices: int, rows: int, repeats: int) -> list[dict]:
+def bench_ingest(port: int, tmp: Path, devices: int, rows: int, repeats: int,
+                 broker_pid: int, pg=None) -> list[dict]:
     """1 and 2 workers, alternated ``repeats`` times (so the machine's load falls on both
-    alike); the median rate of each."""
+    alike); the median rate of each, its lag and where the CPU went (median trial)."""
     payloads = encode_batches(devices, rows)
     runs: dict[int, list[dict]] = {1: [], 2: []}
     for rep in range(repeats):
         for n in (1, 2):
             runs[n].append(ingest_trial(port, tmp, n, payloads, rows // devices,
-                                        f"bench{n}-{rep}"))
+                                        f"bench{n}-{rep}", broker_pid, pg))
     out = []
     for n, trials in runs.items():
-        rates = sorted(t["rows"] / t["seconds"] for t in trials)
+        trials.sort(key=lambda t: t["rows"] / t["seconds"])
+        rates = [t["rows"] / t["seconds"] for t in trials]
+        mid = trials[len(trials) // 2]
         out.append({"workers": n, "devices": devices, "rows": trials[0]["rows"],
+                    "store": "postgres" if pg is not None else "sqlite",
                     "per_s": round(statistics.median(rates)),
                     "per_s_runs": [round(r) for r in rates],
+                    "lag_ms_p50": mid["lag_ms_p50"], "lag_ms_p95": mid["lag_ms_p95"],
+                    "cpu_s": mid["cpu_s"], "seconds": round(mid["seconds"], 2),
                     "batches_per_worker": [t["batches_per_worker"] for t in trials]})
         print(f"  ingest with {n} worker(s): {', '.join(f'{r:,.0f}' for r in rates)}"
-              " listens/s", flush=True)
+              f" listens/s; batch lag p50 {mid['lag_ms_p50']} ms, p95 {mid['lag_ms_p95']} ms;"
+              f" CPU s in {mid['seconds']:.1f} s: "
+              + ", ".join(f"{k} {v}" for k, v in mid["cpu_s"].items()), flush=True)
     return out
 
 
 # --- the table -----------------------------------------------------------------------------
 
 
-def table(speaker: dict, ingests: list[dict]) -> str:
-    s = speaker
-    rows = [
-        ("what", "result", "target"),
-        (f"command -> result, {s['commands']} commands, p50 / p95 / max",
-         f"{s['latency_ms_p50']:.1f} / {s['latency_ms_p95']:.1f} / {s['latency_ms_max']:.1f} ms",
-         "p95 < 50 ms"),
-        (f"sync into the store, {s['backlog']:,}-listen backlog",
-         f"{s['sync_per_s']:,} listens/s", "> 1,000/s"),
-        (f"{s['backlog']:,}-listen backlog drain", f"{s['drain_s']:.2f} s", ""),
-    ]
+def table(speaker: dict | None, ingests: list[dict]) -> str:
+    rows = [("what", "result", "target")]
+    if speaker is not None:
+        s = speaker
+        rows += [
+            (f"command -> result, {s['commands']} commands, p50 / p95 / max",
+             f"{s['latency_ms_p50']:.1f} / {s['latency_ms_p95']:.1f} / "
+             f"{s['latency_ms_max']:.1f} ms", "p95 < 50 ms"),
+            (f"sync into the store, {s['backlog']:,}-listen backlog",
+             f"{s['sync_per_s']:,} listens/s", "> 1,000/s"),
+            (f"{s['backlog']:,}-listen backlog drain", f"{s['drain_s']:.2f} s", ""),
+        ]
     for r in ingests:
-        rows.append((f"ingest, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"
+        rows.append((f"ingest into {r['store']}, {r['workers']} worker"
+                     f"{'s' if r['workers'] > 1 else ''}"
                      f" ({r['devices']} devices, {r['rows']:,} rows in batches of {BATCH})",
-                     f"{r['per_s']:,} listens/s (median of {len(r['per_s_runs'])})", ""))
+                     f"{r['per_s']:,} listens/s (median of {len(r['per_s_runs'])}),"
+                     f" batch lag p50/p95 {r['lag_ms_p50']}/{r['lag_ms_p95']} ms", ""))
+        busiest = max(r["cpu_s"], key=r["cpu_s"].get)
+        rows.append(("  CPU seconds per part (the busiest limits the rate)",
+                     ", ".join(f"{k} {v}" for k, v in r["cpu_s"].items())
+                     + f"; busiest: {busiest}", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
              for r in rows]
@@ -451,6 +515,11 @@ def main() -> None:
     ap.add_argument("--ingest-rows", type=int, default=60_000)
     ap.add_argument("--repeats", type=int, default=3, help="ingest runs per worker count")
     ap.add_argument("--json", type=Path, help="also save the figures here")
+    ap.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the ingest's store: an SQLite file, or a PostgreSQL server started"
+                    " in a temp folder (Debian's postgresql package)")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="skip the speaker part (commands, backlog)")
     # the worker mode, used by this script itself
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -480,16 +549,35 @@ def main() -> None:
         try:
             print(f"mosquitto on 127.0.0.1:{broker.port}; speaker: real libvlc (dummy output),"
                   " replay camera at 2 fps on device/demo_frames", flush=True)
-            speaker = bench_speaker(broker.port, tmp, args.backlog, args.commands)
-            print(f"  speaker after the commands: {speaker['state_after']},"
-                  f" {speaker['tracks_played']} tracks started,"
-                  f" {speaker['camera_frames']} camera frames analysed", flush=True)
-            ingests = bench_ingest(broker.port, tmp, args.devices, args.ingest_rows,
-                                   args.repeats)
+            speaker = None
+            if not args.ingest_only:
+                speaker = bench_speaker(broker.port, tmp, args.backlog, args.commands)
+                print(f"  speaker after the commands: {speaker['state_after']},"
+                      f" {speaker['tracks_played']} tracks started,"
+                      f" {speaker['camera_frames']} camera frames analysed", flush=True)
+            pg = None
+            if args.store == "postgres":
+                from tests.harness.postgres import SKIP_REASON as PG_MISSING
+                from tests.harness.postgres import Postgres, find_bin_dir
+
+                bin_dir = find_bin_dir()
+                if bin_dir is None:
+                    raise SystemExit(f"bench/mqtt.py --store postgres: {PG_MISSING}")
+                pg = Postgres(bin_dir, durable=True).start()
+            try:
+                assert broker.proc is not None
+                ingests = bench_ingest(broker.port, tmp, args.devices, args.ingest_rows,
+                                       args.repeats, broker.proc.pid, pg)
+            finally:
+                if pg is not None:
+                    pg.stop()
         finally:
             broker.stop()
     print()
     print(table(speaker, ingests))
+    print(f"\nstore={args.store} " + " ".join(
+        f"workers{r['workers']}_per_s={r['per_s']} workers{r['workers']}_lag_p95_ms="
+        f"{r['lag_ms_p95']}" for r in ingests))
     print(f"\n(whole run {time.perf_counter() - started:.0f} s)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
