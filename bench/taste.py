@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import sqlite3
@@ -159,9 +160,12 @@ def fill(n_users: int, posts_per_user: int, seed: int, folder: Path) -> dict:
     return info
 
 
-def run_build(folder: Path, check_match: bool) -> dict:
+def run_build(folder: Path, check_match: bool, in_memory: tuple[int, int, int] | None = None
+              ) -> dict:  # fmt: skip
     """Time the build from the filled ``folder``; with ``check_match`` also the list-based
-    build on the same data, and the largest difference in per-user predictions."""
+    build on the same data, and the largest difference in per-user predictions.
+    ``in_memory`` (users, posts per user, seed): the same people made in this process, the
+    store not read (``read_store_s`` is then null)."""
     from device.shared.moods import MOODS
     from trainer.taste import columns
     from trainer.taste.build import BuildConfig, build_artifact, build_columns
@@ -169,10 +173,14 @@ def run_build(folder: Path, check_match: bool) -> dict:
     from trainer.taste.mood import PostMoodClassifier
 
     cfg = BuildConfig()
-    saved = np.load(folder / "posts.npz")
-    texts = saved["texts"].tolist()
+    made = None
+    if in_memory:
+        saved, texts, truth, made = synth_columns(*in_memory)
+    else:
+        saved = dict(np.load(folder / "posts.npz"))
+        texts, truth = saved["texts"].tolist(), saved["truth"]
     post_user, post_time, post_text = saved["user"], saved["time"], saved["text"]
-    n_users = len(saved["truth"])
+    n_users = len(truth)
     t0 = time.perf_counter()
     # every post classified as `taste build` does (build.classify_each): a text once
     used = np.unique(post_text)
@@ -187,25 +195,33 @@ def run_build(folder: Path, check_match: bool) -> dict:
     clear = mood[rows] >= 0
     t1 = time.perf_counter()
     names = columns.Names(f"u{i}" for i in range(n_users))
-    # the people file: person u5's listener on their speaker (importers: user@device)
-    people = {f"u{i}@s{i:07d}": f"u{i}" for i in range(n_users)}
-    listens = columns.read_store(folder / "store.sqlite3", names, listeners=people)
-    del people
+    if made is not None:
+        listens = made
+    else:
+        # the people file: person u5's listener on their speaker (importers: user@device)
+        people = {f"u{i}@s{i:07d}": f"u{i}" for i in range(n_users)}
+        listens = columns.read_store(folder / "store.sqlite3", names, listeners=people)
+        del people
     t2 = time.perf_counter()
     users, remap = names.sorted_remap()
     listens.user = remap[listens.user]
     posts = columns.PostColumns(remap[post_user[clear]], post_time[clear], mood[rows[clear]],
                                 rows[clear], table)  # fmt: skip
     n_listens = len(listens)
+    logging.getLogger("bench.taste").info(
+        "classified %d texts in %.1f s; read %d listens in %.1f s, peak RSS %.0f MB",
+        len(used), t1 - t0, n_listens, t2 - t1,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # fmt: skip
     art = build_columns(posts, listens, users, cfg, {})
     t3 = time.perf_counter()
     del posts, listens
     order = np.argsort(remap)  # artifact row of person i
-    rho = spearman_per_slice(art.arrays["preferences"][order], saved["truth"])
+    rho = spearman_per_slice(art.arrays["preferences"][order], truth)
     row = {
         "users": n_users, "posts": len(post_user), "listens": n_listens,
         "texts_classified": len(used), "post_mood_s": round(t1 - t0, 2),
-        "read_store_s": round(t2 - t1, 2), "eq1_tucker_tracks_s": round(t3 - t2, 2),
+        "read_store_s": None if made is not None else round(t2 - t1, 2),
+        "eq1_tucker_tracks_s": round(t3 - t2, 2),
         "build_s": round(t3 - t0, 2), "tucker_iterations": art.info["tucker_iterations"],
         "spearman": round(float(rho.mean()), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -234,6 +250,43 @@ def _match(art, folder: Path, texts, results, saved, cfg, build_artifact) -> flo
     if not np.array_equal(old.arrays["users"], art.arrays["users"]):
         return float("inf")
     return float(np.abs(old.arrays["preferences"] - art.arrays["preferences"]).max())
+
+
+def synth_columns(n_users: int, posts_per_user: int, seed: int):
+    """The same people as ``fill`` writes, straight into columns (no store): for a build
+    whose store this machine cannot fill in time (``--in-memory``)."""
+    from device.shared.genres import GENRES
+    from trainer.taste import columns
+    from trainer.taste.simulate import session_gaps
+
+    texts, moods = _corpus()
+    by_mood = [np.flatnonzero(moods == m) for m in range(4)]
+    gap = float(np.median(session_gaps(DATA / "lastfm1k_subset")))
+    truth = _planted(n_users, seed)
+    posts: dict[str, list[np.ndarray]] = {"user": [], "time": [], "text": []}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("user", "track", "genre", "start",
+                                                          "heard")}  # fmt: skip
+    for first in range(0, n_users, BLOCK):
+        p, ls = synth_block(first, truth[first : first + BLOCK], by_mood, gap, posts_per_user,
+                            seed)  # fmt: skip
+        for key in posts:
+            posts[key].append(p[key])
+        parts["user"].append(ls["user"].astype(np.int32))
+        parts["track"].append((ls["genre"] * 40 + ls["track"]).astype(np.int32))
+        parts["genre"].append(ls["genre"].astype(np.int8))
+        parts["start"].append(ls["start"])
+        parts["heard"].append((ls["end"] - ls["start"]) / ls["duration"])
+        del p, ls
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    del parts
+    tracks = tuple(f"{g}-{t:03d}" for g in GENRES for t in range(40))
+    order = np.argsort(np.array(tracks))
+    remap = np.empty(len(tracks), dtype=np.int32)
+    remap[order] = np.arange(len(tracks), dtype=np.int32)
+    listens = columns.ListenColumns(
+        cat["user"], remap[cat["track"]], cat["genre"], cat["start"], cat["heard"],
+        np.ones(len(cat["user"]), dtype=bool), tuple(np.array(tracks)[order].tolist()))
+    return ({k: np.concatenate(v) for k, v in posts.items()}, texts, truth, listens)
 
 
 def one(n_users: int, posts_per_user: int, seed: int, cache: Path, match: bool) -> dict:
@@ -267,13 +320,18 @@ def main() -> int:
     parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--match", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--in-memory", action="store_true",
+                        help="no store: people made in the build's process (build only)")
     args = parser.parse_args()
     folder = args.cache / f"u{args.users[0]}-p{args.posts}-s{args.seed}"
     if args.fill:
         print(json.dumps(fill(args.users[0], args.posts, args.seed, folder)))
         return 0
     if args.build:
-        print(json.dumps(run_build(folder, args.match)))
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(message)s")  # fmt: skip
+        made = (args.users[0], args.posts, args.seed) if args.in_memory else None
+        print(json.dumps(run_build(folder, args.match, made)))
         return 0
     rows = []
     for n in args.users:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from device.shared.manifest import MANIFEST_NAME, load_manifest
 from device.shared.moods import MOODS
@@ -137,8 +138,10 @@ def build_columns(posts: columns.PostColumns, listens: columns.ListenColumns,
     """``build_artifact`` on columns coded against ``users`` (sorted names, as the list
     path's default): posts sorted by user, listens by (user, start), equation 1 and
     relabelling per block of people, the ratings by user block; the rest as the list path."""
+    step = columns.Steps()
     posts = columns.sort_posts(posts)
     listens = columns.sort_listens(listens)
+    step(f"sorted {len(posts)} posts, {len(listens)} listens")
     tensor = columns.preferences_columns(posts, listens, users, cfg.window_min, cfg.normalise,
                                          relabel_moods=cfg.relabel)  # fmt: skip
     del posts
@@ -154,16 +157,24 @@ def build_columns(posts: columns.PostColumns, listens: columns.ListenColumns,
     if len(listens):
         ratings = columns.track_ratings_columns(listens, users + listens.others)
         del listens
+        step(f"speaker evidence, {len(ratings.values)} track ratings")
         tracks = _track_arrays_sorted(ratings, len(users), cfg)
         del ratings
-    return _model(tensor, heard, tracks, until, cfg, info)
+        step("track neighbours")
+    artifact = _model(tensor, heard, tracks, until, cfg, info)
+    step("Tucker, completed preferences")
+    return artifact
 
 
 def _model(tensor: PreferenceTensor, heard: SpeakerEvidence, tracks: dict[str, np.ndarray],
            until: dict[str, float], cfg: BuildConfig, info: dict) -> TasteArtifact:
     """Both sources combined, Tucker, the completed preferences and the artifact."""
     values, observed, evidence = combine(tensor, heard, cfg.speaker_weight)
-    model = fit_tucker(values, observed, evidence, cfg.tucker, cfg.anchor)
+    # one BLAS thread: the products are skinny (users x 6 x 28), and on a busy 2-core
+    # machine BLAS threads spinning for a core made the fit 17x slower (2k users: 25.3 s
+    # with OpenBLAS's own threads, 1.5 s with one; bench/taste.py, docs/taste.md)
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = fit_tucker(values, observed, evidence, cfg.tucker, cfg.anchor)
     # Tucker fills the gaps and smooths thin slices; where a slice has much evidence its own
     # values are better than the low-rank fit, so blend by n / (n + k0).
     trust = np.where(observed, evidence / (evidence + cfg.tucker.k0), 0.0)
