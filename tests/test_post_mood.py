@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from bench.post_mood_loco import distant_labels, emoticon_moods, macro_f1, prior_em
 from device.shared.errors import UserError
 from trainer.cli import main
 from trainer.taste.mood import PostMoodClassifier
@@ -15,10 +16,12 @@ from trainer.taste.mood.classify import DATA_DIR, META_FILE, shipped_thresholds
 from trainer.taste.mood.corpora import (
     GOEMOTIONS_TO_MOOD,
     SMP_TO_MOOD,
+    LabelledPost,
     Skipped,
     merge_moods,
     read_codeswitch,
     read_corpus,
+    read_emoint,
     read_goemotions,
     read_nlpcc,
     read_smp,
@@ -133,8 +136,10 @@ def test_label_tables_cover_the_real_label_sets(shared_data):
     assert set(names) == set(GOEMOTIONS_TO_MOOD)
     assert GOEMOTIONS_TO_MOOD["fear"] == "sad" and GOEMOTIONS_TO_MOOD["disgust"] == "angry"
     assert GOEMOTIONS_TO_MOOD["surprise"] == "neutral"
-    labels = {line.rsplit(",", 1)[-1] for line in
-              (shared_data / "smp2020_ewect" / "usual_test.csv").read_text().splitlines()[1:]}
+    labels = {
+        line.rsplit(",", 1)[-1]
+        for line in (shared_data / "smp2020_ewect" / "usual_test.csv").read_text().splitlines()[1:]
+    }
     assert labels == set(SMP_TO_MOOD)  # fmt: skip
     assert merge_moods(["neutral", "happy", "happy"]) == "happy"
     assert merge_moods(["neutral"]) == "neutral"
@@ -267,6 +272,45 @@ def test_naive_bayes_ratio_and_twin():
     assert not np.allclose(twin.coef, plain.coef)  # the twin is really averaged in
     for m in (twin, plain):  # both still read their own training posts
         assert list(m.probabilities(texts[:4]).argmax(axis=1)) == [0, 1, 2, 3]
+
+
+def test_post_weights_scale_the_fit():
+    texts = ["开心快乐", "难过伤心", "气死我了", "今天周一", "开心难过"] * 4
+    moods = ["happy", "sad", "angry", "neutral", "happy"] * 3 + ["happy", "sad", "angry",
+                                                                "neutral", "sad"]  # fmt: skip
+    weights = np.array([1.0, 1, 1, 1, 0] * 3 + [1.0, 1, 1, 1, 50])  # the last "开心难过" rules
+    m = fit_model(texts, moods, BLOCKS["zh"], 1e-4, weights=weights)
+    assert m.probabilities(["开心难过"]).argmax() == CLASSES.index("sad")
+    assert list(m.probabilities(texts[:4]).argmax(axis=1)) == [0, 1, 2, 3]
+
+
+def test_emoint_reader_keeps_clear_tweets_of_one_mood(tmp_path):
+    rows = {"anger": ["1\tso mad\tanger\t0.9", "2\tgame day\tanger\t0.2",
+                      "3\tboth\tanger\t0.7"],
+            "joy": ["4\tyay\tjoy\t0.8", "5\tboth\tjoy\t0.6", "bad row"],
+            "sadness": ["6\tsigh\tsadness\t0.5"]}  # fmt: skip
+    for emotion, lines in rows.items():
+        (tmp_path / f"{emotion}-ratings-0to1.dev.gold.txt").write_text("\n".join(lines) + "\n")
+    skipped = Skipped()
+    posts = read_emoint(tmp_path, "dev", skipped)
+    assert sorted((p.text, p.mood) for p in posts) == [
+        ("sigh", "sad"), ("so mad", "angry"), ("yay", "happy")]  # fmt: skip
+    assert skipped.mixed == 1 and len(skipped.malformed) == 1 and ":3:" in skipped.malformed[0]
+
+
+def test_loco_bench_helpers():
+    # EmoInt has no neutral posts: its macro-F1 is over the moods it has (a neutral guess
+    # is a miss), not a fourth F1 of 0
+    assert macro_f1(["happy", "sad"], np.array([0, 3])) == pytest.approx(0.5)
+    posts = [LabelledPost(str(i), f"今天[泪]{i}", "sad") for i in range(20)]
+    posts += [LabelledPost("x", "好[哈哈]", "happy"), LabelledPost("y", "[哈哈]", "neutral")]
+    table = emoticon_moods(posts)
+    assert table == {"[泪]": "sad"}  # [哈哈] is too rare here
+    labels = distant_labels(["好难过[泪]", "没有表情", "[泪][哈哈]"], table)
+    assert labels == [(0, "sad"), (2, "sad")]
+    probs = np.array([[0.7, 0.1, 0.1, 0.1]] * 9 + [[0.1, 0.7, 0.1, 0.1]])
+    shifted = prior_em(probs, np.full(4, 0.25))
+    assert shifted[:, 0].mean() > 0.7 and np.allclose(shifted.sum(axis=1), 1.0)
 
 
 def test_threshold_is_chosen_on_the_corpora_together():

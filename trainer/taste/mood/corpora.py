@@ -190,6 +190,44 @@ def read_goemotions(path: Path, skipped: Skipped | None = None) -> list[Labelled
     return posts
 
 
+EMOINT_TO_MOOD: dict[str, str] = {"joy": "happy", "sadness": "sad", "anger": "angry"}
+#: EmoInt tweets below this intensity are left out: the set has no neutral label, and a
+#: tweet from the anger file rated 0.2 ("IT'S GAME DAY!!!!") shows no clear mood.
+EMOINT_MIN_INTENSITY = 0.5
+
+
+def read_emoint(root: Path, split: str, skipped: Skipped | None = None) -> list[LabelledPost]:
+    """WASSA-2017 EmoInt tweets (``id<TAB>text<TAB>emotion<TAB>intensity``, one file per
+    emotion and split: ``train``, ``dev``, ``test``): the emotion's mood for tweets rated
+    at least ``EMOINT_MIN_INTENSITY``; a text in two emotions' files is left out (mixed).
+    English tweets with anger, joy and sadness only: no neutral posts."""
+    skipped = skipped if skipped is not None else Skipped()
+    rows: dict[str, tuple[str, set[str]]] = {}
+    for emotion, mood in EMOINT_TO_MOOD.items():
+        name = f"{emotion}-ratings-0to1.{split}{'' if split == 'train' else '.gold'}.txt"
+        path = Path(root) / name
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path}: cannot read EmoInt tweets: {exc}") from None
+        for line, raw in enumerate(lines, start=1):
+            parts = raw.split("\t")
+            try:
+                intensity = float(parts[3])
+            except (IndexError, ValueError):
+                skipped.bad(path, line, "expected id<TAB>text<TAB>emotion<TAB>intensity")
+                continue
+            if intensity >= EMOINT_MIN_INTENSITY:
+                rows.setdefault(parts[1], (parts[0], set()))[1].add(mood)
+    posts = []
+    for text, (tid, moods) in rows.items():
+        if len(moods) > 1:
+            skipped.mixed += 1
+            continue
+        posts.append(LabelledPost(tid, text, moods.pop()))
+    return posts
+
+
 def _file(corpus: str, root: Path, split: str) -> Path:
     if corpus == "nlpcc":
         return root if root.is_file() else root / "weibo_emotion.csv"
