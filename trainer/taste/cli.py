@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_SPLIT = {"nlpcc": "test", "smp": "usual_test", "nlpcc2018": "train", "goemotions": "test"}
+DEFAULT_SPLIT = {"nlpcc": "test", "smp": "usual_test", "nlpcc2018": "dev", "goemotions": "test"}
 RESULTS = Path("bench/results/post_mood")
 
 
