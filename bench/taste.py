@@ -215,8 +215,7 @@ def run_build(folder: Path, check_match: bool, in_memory: tuple[int, int, int] |
     art = build_columns(posts, listens, users, cfg, {})
     t3 = time.perf_counter()
     del posts, listens
-    order = np.argsort(remap)  # artifact row of person i
-    rho = spearman_per_slice(art.arrays["preferences"][order], truth)
+    rho = spearman_per_slice(art.arrays["preferences"][remap], truth)  # remap[i]: u{i}'s row
     row = {
         "users": n_users, "posts": len(post_user), "listens": n_listens,
         "texts_classified": len(used), "post_mood_s": round(t1 - t0, 2),
@@ -277,8 +276,9 @@ def synth_columns(n_users: int, posts_per_user: int, seed: int):
         parts["start"].append(ls["start"])
         parts["heard"].append((ls["end"] - ls["start"]) / ls["duration"])
         del p, ls
-    cat = {k: np.concatenate(v) for k, v in parts.items()}
-    del parts
+    cat = {}
+    for key in list(parts):  # one column's blocks joined and dropped at a time
+        cat[key] = np.concatenate(parts.pop(key))
     tracks = tuple(f"{g}-{t:03d}" for g in GENRES for t in range(40))
     order = np.argsort(np.array(tracks))
     remap = np.empty(len(tracks), dtype=np.int32)

@@ -137,14 +137,17 @@ def build_columns(posts: columns.PostColumns, listens: columns.ListenColumns,
                   users: tuple[str, ...], cfg: BuildConfig, info: dict) -> TasteArtifact:
     """``build_artifact`` on columns coded against ``users`` (sorted names, as the list
     path's default): posts sorted by user, listens by (user, start), equation 1 and
-    relabelling per block of people, the ratings by user block; the rest as the list path."""
+    relabelling per block of people, the ratings by user block; the rest as the list path.
+    The columns are consumed: sorted in place, then emptied once used (``release``), so a
+    big build does not carry them into Tucker."""
     step = columns.Steps()
     posts = columns.sort_posts(posts)
     listens = columns.sort_listens(listens)
     step(f"sorted {len(posts)} posts, {len(listens)} listens")
     tensor = columns.preferences_columns(posts, listens, users, cfg.window_min, cfg.normalise,
                                          relabel_moods=cfg.relabel)  # fmt: skip
-    del posts
+    step("equation 1 and relabelling (steps above)")
+    posts.release()
     speaker = listens.speaker
     until = listens_until(speaker, users)
     if listens.until is not None:
@@ -156,7 +159,7 @@ def build_columns(posts: columns.PostColumns, listens: columns.ListenColumns,
     tracks: dict[str, np.ndarray] = {}
     if len(listens):
         ratings = columns.track_ratings_columns(listens, users + listens.others)
-        del listens
+        listens.release()
         step(f"speaker evidence, {len(ratings.values)} track ratings")
         tracks = _track_arrays_sorted(ratings, len(users), cfg)
         del ratings

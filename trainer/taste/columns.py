@@ -24,6 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 from device.shared.genres import GENRES
 from device.shared.moods import MOODS
@@ -92,6 +93,11 @@ class PostColumns:
     def __len__(self) -> int:
         return len(self.user)
 
+    def release(self) -> None:
+        """Drop the columns (a big build frees them once read)."""
+        for name in ("user", "time", "mood", "text"):
+            setattr(self, name, getattr(self, name)[:0].copy())
+
 
 @dataclass
 class ListenColumns:
@@ -117,6 +123,12 @@ class ListenColumns:
 
     def __len__(self) -> int:
         return len(self.user)
+
+    def release(self) -> None:
+        """Drop the columns (a big build frees them once read; the records stay)."""
+        for name in ("user", "track", "genre", "started_at", "heard", "streamed"):
+            col = getattr(self, name)
+            setattr(self, name, col[:0].copy())
 
     def take(self, order: np.ndarray) -> ListenColumns:
         """Rows in ``order`` (one column copied at a time)."""
@@ -407,21 +419,31 @@ def post_plays(posts: PostColumns, listens: ListenColumns, n_users: int, window_
 
 
 def sort_listens(listens: ListenColumns) -> ListenColumns:
-    return listens.take(np.lexsort((listens.started_at, listens.user)))
+    """By (user, started_at), in place (one column's copy at a time: the caller's arrays are
+    reordered, none kept twice)."""
+    order = np.lexsort((listens.started_at, listens.user))
+    for name in ("user", "track", "genre", "started_at", "heard", "streamed"):
+        col = getattr(listens, name)
+        col[:] = col[order]
+    return listens
 
 
 def sort_posts(posts: PostColumns) -> PostColumns:
+    """By user (stable), in place."""
     order = np.argsort(posts.user, kind="stable")
-    return PostColumns(posts.user[order], posts.time[order], posts.mood[order],
-                       posts.text[order], posts.table)  # fmt: skip
+    for name in ("user", "time", "mood", "text"):
+        col = getattr(posts, name)
+        col[:] = col[order]
+    return posts
 
 
-def _per_user(user: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
-    """``out[u] += sum of rows whose user is u``; ``user`` sorted."""
-    if not len(user):
-        return
-    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-    out[user[starts]] += np.add.reduceat(rows, starts, axis=0)
+def _owner(user: np.ndarray) -> tuple[int, sparse.csr_matrix]:
+    """(first person, person x post matrix of ones) for a chunk of posts sorted by user."""
+    base = int(user[0])
+    span = int(user[-1]) - base + 1
+    ones = np.ones(len(user))
+    return base, sparse.csr_matrix((ones, (user - base, np.arange(len(user)))),
+                                   shape=(span, len(user)))  # fmt: skip
 
 
 def relabel_columns(posts: PostColumns, plays: np.ndarray, n_users: int, alpha: float = 10.0,
@@ -436,14 +458,16 @@ def relabel_columns(posts: PostColumns, plays: np.ndarray, n_users: int, alpha: 
     resp /= resp.sum(axis=1, keepdims=True)
     edges = post_blocks(posts, n_users, USER_BLOCK)
     cuts = [(a, z) for a, z in pairwise(edges) if z > a]
+    # per chunk, person x post ones as the list path's ``owner``: the same sums, in order
+    owners = [_owner(posts.user[a:z]) for a, z in cuts]
     for _ in range(iterations):
         per_user = np.zeros((n_users, n_e * n_g))
         mix = np.zeros((n_users, n_e))
-        for a, z in cuts:
+        for (a, z), (base, owner) in zip(cuts, owners, strict=True):
             r, p = resp[a:z], plays[a:z].astype(np.float64)
-            _per_user(posts.user[a:z], (r[:, :, None] * p[:, None, :]).reshape(z - a, -1),
-                      per_user)  # fmt: skip
-            _per_user(posts.user[a:z], r, mix)
+            rows = slice(base, base + owner.shape[0])
+            per_user[rows] += owner @ (r[:, :, None] * p[:, None, :]).reshape(z - a, -1)
+            mix[rows] += owner @ r
         cells = per_user.reshape(n_users, n_e, n_g)
         pop = cells.sum(axis=0) + 1.0
         pop /= pop.sum(axis=1, keepdims=True)
