@@ -401,13 +401,23 @@ class Fleet:
             if done():
                 return now
             if now > end:
-                raise PhaseTimeout(f"{what}: not done within {limit_s:.0f} s")
+                raise PhaseTimeout(f"{what}: not done within {limit_s:.0f} s; {self.state()}")
             self.step()
 
     def run_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.step()
+
+    def state(self) -> str:
+        """Where the speakers are, for a phase that did not finish."""
+        stats = [s.window.stats for s in self.speakers]
+        waiting = [s for s in self.speakers if s.unsynced()]
+        return (f"{self.counter.ready} of {len(self.speakers)} connected, {self.unsynced()} "
+                f"listens unacknowledged on {len(waiting)} speakers "
+                f"({sum(1 for s in waiting if s.window.in_flight)} with a batch in flight); "
+                f"batches sent {sum(x.batches for x in stats)}, resends on timeout "
+                f"{sum(x.timeouts for x in stats)}, stale acks {sum(x.stale_acks for x in stats)}")
 
     def all_connected(self) -> bool:
         return self.counter.ready == len(self.speakers)
@@ -618,6 +628,13 @@ def model_set(folder: Path) -> Path:
     return folder
 
 
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def _postmaster(data: Path) -> int | None:
     try:
         return int((data / "postmaster.pid").read_text().split()[0])
@@ -672,16 +689,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with open(broker.conf, "a") as fh:
             fh.write("max_connections -1\n")
         broker.start()
-        print(f"fleet: {n} speakers, Mosquitto on 127.0.0.1:{broker.port}, store {args.store}",
-              flush=True)
+        print(f"fleet: {n} speakers, Mosquitto on 127.0.0.1:{broker.port}, store {args.store}"
+              f" ({'fsync on' if pg is not None else 'SQLite file'}); {os.cpu_count()} cores,"
+              f" load average {_load()} (other work on this machine shares them)", flush=True)
         share = "fleet" if args.ingest_workers > 1 else None
         workers = Workers(args.ingest_workers, broker.port, db, share)
         workers.start()
         settings = MqttSettings("127.0.0.1", broker.port, keepalive=60)
         fleet = Fleet(n, settings, OutboxSettings(batch=args.batch, in_flight=4,
-                                                  ack_timeout_s=30.0), deadline)
+                                                  ack_timeout_s=args.ack_timeout_s), deadline)
         postmaster = _postmaster(pg.data) if pg is not None else None
-        rollouts: list[int] = []
 
         def groups() -> dict[str, list[int]]:
             g = {"fleet": [os.getpid()],
@@ -689,7 +706,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                  "ingest": [p.pid for p, _ in workers.procs] if workers else []}
             if postmaster is not None:
                 g["postgres"] = _tree(postmaster)
-            g["rollout"] = rollouts
             return g
 
         cpu = CpuMeter(groups)
@@ -793,11 +809,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                    "--canary", str(args.canary), "--timeout", str(args.phase_s)]
             if discover is not None:
                 cmd += ["--discover-s", f"{discover:g}"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=REPO, text=True)
-            rollouts[:] = [proc.pid]
             fleet.run_until(lambda p=proc: p.poll() is not None, args.phase_s * 2 + 30,
                             "rollout")
             out, _ = proc.communicate()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
             result = json.loads(out.strip().splitlines()[-1])
             ok = sum(1 for s in fleet.speakers if s.store.installed
                      and s.store.installed[-1] == result["version"])
@@ -806,7 +824,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   f"{result['counts']} of {reached} speakers seen, in "
                   f"{result['rollout_s']:.2f} s (canary {args.canary:g}, {args.parallel} at "
                   f"once); {ok} of {n} installed version {result['version']}", flush=True)
-            print(f"  {cpu.line()}", flush=True)
+            print(f"  {cpu.line()}; the rollout process {spent:.1f} CPU s", flush=True)
             if discover is None:
                 figures["rollout_shipped_reached"] = reached
             else:
@@ -835,6 +853,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["ingest_batches"] = sum(s.get("batches", 0) for s in stats)
         print(f"ingest lag (ended -> stored) of the steady listens: p50 "
               f"{figures['lag_p50_ms']} ms, p95 {figures['lag_p95_ms']} ms", flush=True)
+        print(f"load average at the end {_load()}", flush=True)
     finally:
         if fleet is not None and not fleet.stopping:
             with contextlib.suppress(Exception):
@@ -865,6 +884,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the ingest outage, in the speakers' time (listens and resends)")
     p.add_argument("--down-s", type=float, default=1.0, help="the broker's restart gap")
     p.add_argument("--batch", type=int, default=100, help="the outbox's rows per batch")
+    p.add_argument("--ack-timeout-s", type=float, default=30.0,
+                   help="the outbox's wait for an acknowledgement (sync_ack_timeout_s)")
     p.add_argument("--parallel", type=int, default=16, help="rollout transfers at once")
     p.add_argument("--canary", type=float, default=0.1)
     p.add_argument("--phase-s", type=float, default=180.0, help="each phase's time limit")
@@ -882,7 +903,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.ingest_worker:
-        logging.getLogger("trainer.sync.ingest").setLevel(logging.ERROR)
         ingest_worker(args)
         return 0
     if args.rollout_worker:
