@@ -239,7 +239,7 @@ def test_connection_failures_are_logged_once_per_cause_with_the_next_try(
     port = free_port()  # nothing listens there
     text = _failures_logged(MqttSettings("127.0.0.1", port), caplog)
     assert text.count(f"cannot connect to 127.0.0.1:{port}") == 1, text
-    assert "next try in 1 s" in text
+    assert "next try in 1.0 s" in text
     text = _failures_logged(MqttSettings("no-such-host.invalid", 1883), caplog, 2.5)
     assert text.count("cannot resolve no-such-host.invalid") == 1, text
     broker = mqtt_broker_factory(certs=mqtt_certs)
@@ -300,7 +300,7 @@ def test_backoff_has_full_jitter():
         delays = [r.delay(n, rng) for _ in range(200)]
         assert min(delays) >= 1 and max(delays) <= cap
         if cap >= 8:
-            assert len(set(delays)) > cap // 4  # spread over the range, not one value
+            assert max(delays) - min(delays) > cap / 2  # spread over the range, not waves
 
 
 def test_speakers_that_lost_one_broker_do_not_come_back_in_lockstep(mqtt_broker):

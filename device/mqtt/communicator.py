@@ -98,9 +98,10 @@ class Reconnect:
     quick_drop_s: float = 5.0  # dropped sooner than this after connecting: suspicious
     takeover_drops: int = 3  # quick drops in a row that mean "someone else uses my id"
 
-    def delay(self, failures: int, rng: random.Random) -> int:
+    def delay(self, failures: int, rng: random.Random) -> float:
         cap = min(self.max_s, self.min_s * 2 ** max(0, failures))
-        return rng.randint(self.min_s, max(self.min_s, cap))
+        # any real number of seconds: whole seconds made a fleet come back in waves
+        return rng.uniform(self.min_s, max(self.min_s, cap))
 
 
 SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason: another client connected with my id
@@ -157,20 +158,21 @@ class PahoCommunicator:
 
     # --- paho's network thread -----------------------------------------------------
 
-    def _next_delay(self, *, at_least: int = 0) -> int:
+    def _next_delay(self, *, at_least: float = 0.0) -> float:
         """Set paho's wait before its next attempt (it reads it right after the callback
         that calls this)."""
         delay = max(at_least, self.reconnect.delay(self._failures, self._rng))
-        self.client.reconnect_delay_set(min_delay=delay, max_delay=delay)
+        # paho's hint says int; its wait (time.monotonic() + delay) takes any number
+        self.client.reconnect_delay_set(min_delay=delay, max_delay=delay)  # type: ignore[arg-type]
         return delay
 
-    def _say_once(self, level: int, cause: str, delay: int) -> None:
+    def _say_once(self, level: int, cause: str, delay: float) -> None:
         """Each cause is logged once (then at debug level) until it changes."""
         if cause != self._last_cause:
             self._last_cause = cause
-            log.log(level, "mqtt: %s; next try in %d s", cause, delay)
+            log.log(level, "mqtt: %s; next try in %.1f s", cause, delay)
         else:
-            log.debug("mqtt: %s; next try in %d s", cause, delay)
+            log.debug("mqtt: %s; next try in %.1f s", cause, delay)
 
     def _on_connect(self, client, _userdata, _flags, reason, _props) -> None:
         if reason.is_failure:
