@@ -11,7 +11,8 @@ import pytest
 
 from device.perception.camera import CameraError, FrameSource, open_source
 from device.perception.camera.picamera import PiCameraSource
-from device.perception.mood_watch import Backoff, MoodWatcher
+from device.perception.mood_watch import MoodWatcher
+from device.shared.backoff import Backoff
 from device.shared.errors import UserError
 from device.system.demo import FRAMES_DIR
 

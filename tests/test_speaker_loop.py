@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from device.music.library import LibraryIndex, scan_library
 from device.music.picker import Picker
-from device.perception.mood_watch import Backoff, MoodReading
+from device.perception.mood_watch import MoodReading
 from device.playback.fake import FakePlayer
+from device.shared.backoff import Backoff
 from device.system.app import build
 from device.system.config import PickerConfig, config_from_dict
 from device.system.demo import make_library

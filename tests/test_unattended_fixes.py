@@ -26,7 +26,8 @@ from device.cli import main
 from device.loop.events import SpeakerStatus, TrackInfo
 from device.perception.camera import CameraError, open_source
 from device.perception.camera.opencv import OpenCvSource
-from device.perception.mood_watch import Backoff, MoodWatcher
+from device.perception.mood_watch import MoodWatcher
+from device.shared.backoff import Backoff
 from device.shared.manifest import ManifestError
 from device.shared.taste import load_taste
 from device.system.demo import FRAMES_DIR

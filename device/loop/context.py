@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 from device.music.learning import LearningRule
 from device.music.library import Track
 from device.music.picker import Pick, Picker
-from device.perception.mood_watch import Backoff, MoodSource
+from device.perception.mood_watch import MoodSource
 from device.playback.base import Player
+from device.shared.backoff import Backoff
 from device.storage.journal import Journal
 from device.system.config import AudioConfig, MoodConfig, ResumeConfig
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from device.perception.camera import CameraError, FrameSource
+from device.shared.backoff import Backoff
 from device.shared.moods import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,6 @@ class FixedMood:
 
     def latest(self) -> MoodReading:
         return self.reading
-
-
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float = 1.0
-    max_s: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        return min(self.max_s, self.initial_s * (2 ** max(0, failures - 1)))
 
 
 class MoodWatcher:

@@ -22,8 +22,8 @@ from device.loop.context import Clock, LoopParts, LoopSettings, SpeakerStats
 from device.loop.events import EventBus, TrackEnded
 from device.loop.jobs import BackgroundJobs, MoodScoring
 from device.loop.speaker import Speaker
-from device.mqtt.bridge import MqttBridge
 from device.music.library import IndexCatalog, LibraryIndex, scan_library
+from device.music.library.catalog import library_reachable
 from device.music.picker_setup import (
     learning_for,
     learning_rule,
@@ -34,9 +34,10 @@ from device.music.picker_setup import (
 )
 from device.perception.camera import open_source
 from device.perception.estimator import MoodEstimator
-from device.perception.mood_watch import Backoff, FixedMood, MoodSource, MoodWatcher
+from device.perception.mood_watch import FixedMood, MoodSource, MoodWatcher
 from device.perception.smoothing import MoodSmoother
 from device.playback import Player, VlcPlayer, make_output
+from device.shared.backoff import Backoff
 from device.shared.errors import UserError
 from device.shared.manifest import load_manifest, verify_file
 from device.shared.sqlite import disk_full, free_bytes
@@ -46,7 +47,7 @@ from device.storage.journal import Journal
 from device.storage.model_store import ModelStore, manifest_files
 from device.system.config import Config
 from device.system.sdnotify import Notifier
-from device.system.startup import StateLock, library_reachable, wait_for_library
+from device.system.startup import StateLock, wait_for_library
 from device.system.status import StatusLine, format_short
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,10 @@ def run_speaker(cfg: Config, stop: threading.Event, *, seconds: float | None = N
                 watcher.start()
             bridge = None
             if cfg.mqtt.host is not None:
+                # optional feature: paho, ssl and http load only when [mqtt] host is set
+                # (tests/test_layout.py OPTIONAL_FEATURES)
+                from device.mqtt.bridge import MqttBridge
+
                 bridge = MqttBridge.for_speaker(
                     cfg, loop=parts.speaker, bus=parts.bus, models=parts.models,
                     check=lambda d: check_models(cfg, d))

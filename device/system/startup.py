@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from device.perception.mood_watch import Backoff
+from device.music.library.catalog import library_reachable
+from device.shared.backoff import Backoff
 from device.shared.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -59,15 +60,6 @@ class StateLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def library_reachable(path: Path) -> bool:
-    """A folder with something in it: an unmounted disk leaves a missing or empty folder."""
-    try:
-        with os.scandir(path) as it:
-            return any(True for _ in it)
-    except OSError:
-        return False
 
 
 def wait_for_library(

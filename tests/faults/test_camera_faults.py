@@ -14,8 +14,9 @@ import cv2
 from device.perception.camera import CameraError
 from device.perception.camera.base import FrameSource
 from device.perception.camera.replay import ReplaySource
-from device.perception.mood_watch import Backoff, MoodWatcher
+from device.perception.mood_watch import MoodWatcher
 from device.perception.smoothing import MoodSmoother
+from device.shared.backoff import Backoff
 from device.system.app import load_estimator
 from device.system.demo import FRAMES_DIR, make_library
 from tests.harness.faults import (

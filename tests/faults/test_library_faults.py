@@ -15,8 +15,8 @@ import os
 import shutil
 from collections.abc import Iterator
 
-from device.perception.mood_watch import Backoff
 from device.playback.fake import FakePlayer
+from device.shared.backoff import Backoff
 from device.storage.journal import Journal
 from device.system.app import Parts, build
 from device.system.demo import make_library

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from device.perception.mood_watch import Backoff
+from device.shared.backoff import Backoff
 from device.storage.journal import Journal, JournalError
 from device.system.demo import make_library
 from device.system.startup import StateLock, wait_for_library

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from device.music.library.index import LibraryIndex, Track
-from device.system.startup import library_reachable
 
 
 class IndexCatalog:
@@ -26,3 +26,12 @@ class IndexCatalog:
     def forget(self, track: Track, error: str) -> None:
         if self.available():
             self.index.forget(track.track_id, error)
+
+
+def library_reachable(path: Path) -> bool:
+    """A folder with something in it: an unmounted disk leaves a missing or empty folder."""
+    try:
+        with os.scandir(path) as it:
+            return any(True for _ in it)
+    except OSError:
+        return False
