@@ -531,8 +531,8 @@ def rollout_worker(args: argparse.Namespace) -> None:
     from trainer.sync.publish import plan
     from trainer.sync.rollout import report, rollout
 
-    if args.discover_s is not None:
-        module.DISCOVER_S = args.discover_s
+    if args.discover_s is not None:  # the quiet time that ends the discovery
+        module.QUIET_S = args.discover_s
     delivery = plan(Path(args.models))
     t0 = time.perf_counter()
     outcomes = rollout(MqttSettings("127.0.0.1", args.port), delivery, devices=None,
@@ -540,7 +540,7 @@ def rollout_worker(args: argparse.Namespace) -> None:
     took = time.perf_counter() - t0
     data = report(outcomes, delivery)
     print(json.dumps({"rollout_s": took, "counts": data["counts"], "version": data["version"],
-                      "discover_s": module.DISCOVER_S}), flush=True)
+                      "discover_s": module.QUIET_S}), flush=True)
 
 
 class Workers:
@@ -800,7 +800,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"stored {t2 - t0:.2f} s after the restart", flush=True)
         print(f"  {cpu.line()}", flush=True)
 
-        # 5. rollout, as shipped (its fixed discovery wait), then with time to see everyone
+        # 5. rollout, as shipped (discovery ends after 1 s without a new speaker), then
+        # with a longer quiet time
         for label, discover in (("as shipped", None), ("all", 1.5 + n / 1000)):
             cpu.start()
             models = model_set(tmp / f"models-{label.replace(' ', '-')}")
@@ -820,7 +821,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ok = sum(1 for s in fleet.speakers if s.store.installed
                      and s.store.installed[-1] == result["version"])
             reached = sum(result["counts"].values())
-            print(f"rollout ({label}, discovery {result['discover_s']:g} s): "
+            print(f"rollout ({label}, discovery ends after {result['discover_s']:g} s quiet): "
                   f"{result['counts']} of {reached} speakers seen, in "
                   f"{result['rollout_s']:.2f} s (canary {args.canary:g}, {args.parallel} at "
                   f"once); {ok} of {n} installed version {result['version']}", flush=True)
