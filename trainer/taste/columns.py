@@ -30,7 +30,7 @@ from device.shared.genres import GENRES
 from device.shared.moods import MOODS
 
 from .importers.listens import listener
-from .preferences import PreferenceTensor, TrackRatings
+from .preferences import PreferenceTensor, TrackRatings, tensor_from_sums
 from .records import Listen, MoodPost
 from .speaker import is_speaker
 
@@ -539,16 +539,7 @@ def preferences_columns(posts: PostColumns, listens: ListenColumns, users: tuple
             sums[base : base + local] = block_sums
             counts[base : base + local] = block_counts
         step("equation 1 sums")
-    slice_ev = counts.sum(axis=2)
-    if normalise == "max":
-        top = sums.max(axis=2, keepdims=True)
-        values = np.divide(10.0 * sums, top, out=np.zeros(shape), where=top > 0)
-        observed = np.broadcast_to(slice_ev[:, :, None] >= 0.5, shape).copy()
-    else:
-        values = 10.0 * (1.0 - np.exp(-sums / tau))
-        observed = counts > 0
-    return PreferenceTensor(users, values.astype(np.float32), counts.astype(np.float32),
-                            observed, slice_ev.astype(np.float32))  # fmt: skip
+    return tensor_from_sums(users, sums, counts, normalise, tau)
 
 
 def track_ratings_columns(listens: ListenColumns, users: tuple[str, ...],

@@ -204,6 +204,13 @@ def preferences(
                 share = resp[post[ok], e]
                 sums += np.bincount(flat, share * weight[ok], sums.size).reshape(shape)
                 counts += np.bincount(flat, share, sums.size).reshape(shape)
+    return tensor_from_sums(users, sums, counts, normalise, tau)
+
+
+def tensor_from_sums(users: tuple[str, ...], sums: np.ndarray, counts: np.ndarray,
+                     normalise: str, tau: float) -> PreferenceTensor:
+    """The (U, E, G) sums of equation 1 and the plays behind them, put on 0-10."""
+    shape = sums.shape
     slice_ev = counts.sum(axis=2)
     if normalise == "max":
         top = sums.max(axis=2, keepdims=True)
