@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.shared.commands import COMMAND_NAMES
 from device.shared.mqtt_client import ConnectError
 from device.shared.mqtt_protocol import Topics, listens_subscription
 from tests.harness.broker import (
@@ -26,6 +25,7 @@ from tests.harness.broker import (
     provision,
     provision_broker,
 )
+from tests.harness.fuzz import json_bodies, names, payloads
 
 A, B = Topics("devA"), Topics("devB")
 
@@ -181,22 +181,6 @@ def test_unknown_users_and_wrong_passwords_are_refused(broker):
 
 # --- the fuzz: Home Assistant's and an ingest's credentials against a real speaker -------
 
-names = st.one_of(st.sampled_from(COMMAND_NAMES),
-                  st.text(st.characters(blacklist_categories=("Cc", "Cs"),
-                                        blacklist_characters="/+#"), min_size=1, max_size=20))
-payloads = st.one_of(
-    st.binary(max_size=300),
-    st.text(max_size=60).map(str.encode),
-    st.sampled_from([b"", b"55", b"+5", b"-500", b"true", b"sad 5", b"auto", b"nan",
-                     b"\xff", b"{}", b"null", b"happy 99999"]),
-)
-json_bodies = st.one_of(
-    st.dictionaries(st.sampled_from(["id", "command", "value", "x"]),
-                    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                              st.text(max_size=30), st.sampled_from(COMMAND_NAMES)),
-                    max_size=4).map(lambda d: json.dumps(d).encode()),
-    st.binary(max_size=200),
-)
 acks = st.one_of(
     st.binary(max_size=300),
     st.fixed_dictionaries({

@@ -3,37 +3,15 @@ speaker's own login: password and TLS from ``[mqtt]``. The camera is absent (Fix
 
 from __future__ import annotations
 
-import json
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.shared.commands import COMMAND_NAMES
 from device.shared.mqtt_protocol import Topics
+from tests.harness.fuzz import json_bodies, names, payloads
 from tests.harness.libvlc import require_libvlc
 from tests.mqtt_speaker import Remote, running, speaker_config
 
 require_libvlc()
-
-# Topic levels a broker accepts (it disconnects a client that sends control characters).
-names = st.one_of(st.sampled_from(COMMAND_NAMES),
-                  st.text(st.characters(blacklist_categories=("Cc", "Cs"),
-                                        blacklist_characters="/+#"), min_size=1, max_size=20))
-payloads = st.one_of(
-    st.binary(max_size=300),
-    st.text(max_size=60).map(str.encode),
-    st.sampled_from([b"", b"55", b"+5", b"-500", b"true", b"sad 5", b"auto", b"nan",
-                     b"1e309", b"\xff", b"{}", b"[]", b"null", b"sad 0", b"happy 99999"]),
-)
-json_bodies = st.one_of(
-    st.dictionaries(st.sampled_from(["id", "command", "value", "x"]),
-                    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                              st.text(max_size=30), st.sampled_from(COMMAND_NAMES),
-                              st.lists(st.integers(), max_size=3)), max_size=4)
-    .map(lambda d: json.dumps(d).encode()),
-    st.binary(max_size=200),
-)
-
 
 def test_fuzzed_commands_are_all_answered_and_the_music_plays_on(tmp_path, mqtt_broker):
     cfg = speaker_config(tmp_path, mqtt_broker.settings())
