@@ -167,7 +167,7 @@ def run_build(folder: Path, check_match: bool, in_memory: tuple[int, int, int] |
     ``in_memory`` (users, posts per user, seed): the same people made in this process, the
     store not read (``read_store_s`` is then null)."""
     from device.shared.moods import MOODS
-    from trainer.taste import columns
+    from trainer.taste import columns, store_columns
     from trainer.taste.build import BuildConfig, build_artifact, build_columns
     from trainer.taste.evalsim import spearman_per_slice
     from trainer.taste.mood import PostMoodClassifier
@@ -200,7 +200,7 @@ def run_build(folder: Path, check_match: bool, in_memory: tuple[int, int, int] |
     else:
         # the people file: person u5's listener on their speaker (importers: user@device)
         people = {f"u{i}@s{i:07d}": f"u{i}" for i in range(n_users)}
-        listens = columns.read_store(folder / "store.sqlite3", names, listeners=people)
+        listens = store_columns.read_store(folder / "store.sqlite3", names, listeners=people)
         del people
     t2 = time.perf_counter()
     users, remap = names.sorted_remap()

@@ -423,22 +423,21 @@ def test_ingest_command_with_a_bad_store_url_says_so_in_one_line(tmp_path):
 
 def test_taste_build_reads_either_store_in_chunks_with_one_listener_per_speaker(
         store_factory, tmp_path):
-    """``taste build --listens`` takes the store's path or its postgresql:// URL; both give
-    the same listens, user@device per speaker, streamed (the importer reads 10,000 rows at
-    a time; here 3 rows a time to cross chunk boundaries)."""
+    """``taste build --listens`` takes the store's path or its postgresql:// URL; both are
+    read as columns in chunks (100,000 rows at a time; here 3 to cross chunk boundaries),
+    user@device per speaker."""
+    from trainer.taste.columns import Names
     from trainer.taste.importers import Input, read_inputs
-    from trainer.taste.importers import listens as listen_readers
+    from trainer.taste.store_columns import read_store
 
     store = store_factory.open()
     store.add_batch("kitchen", [row(i) for i in range(7)])
     store.add_batch("bedroom", [row(i + 100) for i in range(5)])
-    assert list(store.rows(3)) == list(store.rows(1000))  # chunking changes nothing
     path = store_factory.db if store_factory.kind == "postgres" else Path(store_factory.db)
-    old, listen_readers.CHUNK_ROWS = listen_readers.CHUNK_ROWS, 3
-    try:
-        got = read_inputs([Input(path, "listens", None)])
-    finally:
-        listen_readers.CHUNK_ROWS = old
-    assert len(got.listens) == 12
+    names = Names()
+    small, whole = read_store(path, names, chunk=3), read_store(path, names, chunk=1000)
+    assert len(small) == 12 and sorted(names.names) == ["ana@bedroom", "ana@kitchen"]
+    assert sorted(small.started_at.tolist()) == sorted(whole.started_at.tolist())
+    got = read_inputs([Input(path, "listens", None)])
+    assert not got.listens and [len(c) for c in got.stored] == [12]
     assert got.people == ("ana@bedroom", "ana@kitchen")
-    assert {x.device for x in got.listens} == {"kitchen", "bedroom"}

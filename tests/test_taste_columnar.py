@@ -13,9 +13,9 @@ import pytest
 from bench.taste import synth_block
 from device.shared.genres import GENRES
 from device.shared.moods import MOODS
-from trainer.sync.store import ListenStore
-from trainer.taste import columns
-from trainer.taste.build import BuildConfig, build_artifact, build_columns
+from trainer.sync.store import open_store
+from trainer.taste import columns, store_columns
+from trainer.taste.build import BuildConfig, build_artifact
 from trainer.taste.importers import Input, read_inputs
 from trainer.taste.records import Listen, MoodPost
 from trainer.taste.simulate import planted_tastes
@@ -96,36 +96,67 @@ def test_bounds_is_searchsorted_per_segment():
         assert got.tolist() == want
 
 
-def test_store_read_in_chunks_gives_the_importers_build(tmp_path):
-    """Speaker listens and plays with no mood seen in an ingest store, read 7 rows at a time
-    into columns, build as the importer's records do (people as user@device, merged by
-    the people file)."""
+def _batch(listens: list[Listen]) -> list[dict]:
+    return [{
+        "event_id": f"e{i}", "user": x.user, "track_id": x.track_id, "path": x.track_id,
+        "genre": x.genre, "mood": x.mood or "unknown",
+        "mood_confidence": x.mood_confidence or 0.0, "started_at": x.started_at,
+        "ended_at": x.ended_at, "position_s": x.heard_s or 0.0,
+        "duration_s": x.duration_s, "end_reason": x.end_reason or "completed",
+        "start_offset_s": 0.0, "explanation": None, "error": None,
+        "ended_by": x.ended_by or "end", "seq": i + 1,
+    } for i, x in enumerate(listens)]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_store_read_as_columns_builds_what_its_rows_as_records_build(tmp_path, backend,
+                                                                       request):  # fmt: skip
+    """Speaker listens and plays with no mood seen in an ingest store: ``taste build``
+    reads the store (an SQLite file or a postgresql:// URL) as columns, people as
+    user@device merged by the people file; the same rows read as records (the store inside
+    a folder goes through the journal reader) build the same model. PostgreSQL's row
+    estimate is 0 before the table is analysed: the reader grows its arrays as it reads."""
     posts, listens = _data(12)
-    store = ListenStore(tmp_path / "ingest.sqlite3")
-    batch = []
-    for i, x in enumerate(listens):
-        batch.append({
-            "event_id": f"e{i}", "user": x.user, "track_id": x.track_id, "path": x.track_id,
-            "genre": x.genre, "mood": x.mood or "unknown",
-            "mood_confidence": x.mood_confidence or 0.0, "started_at": x.started_at,
-            "ended_at": x.ended_at, "position_s": x.heard_s or 0.0,
-            "duration_s": x.duration_s, "end_reason": x.end_reason or "completed",
-            "start_offset_s": 0.0, "explanation": None, "error": None,
-            "ended_by": x.ended_by or "end", "seq": i + 1,
-        })  # fmt: skip
-    assert not store.add_batch("kitchen", batch).rejected
-    store.close()
+    (tmp_path / "copy").mkdir()
+    db = (request.getfixturevalue("postgres_url") if backend == "postgres"
+          else tmp_path / "ingest.sqlite3")  # fmt: skip
+    for where in (db, tmp_path / "copy" / "ingest.sqlite3"):
+        store = open_store(where)
+        assert not store.add_batch("kitchen", _batch(listens)).rejected
+        store.close()
     people = {f"{x.user}@kitchen": x.user for x in listens}
-    read = read_inputs([Input(tmp_path / "ingest.sqlite3", "listens", None)],
-                       listeners=people).listens
-    old = build_artifact(posts, read, SMALL, {}, columnar=False)
-    names = columns.Names()
-    cols = columns.read_store(tmp_path / "ingest.sqlite3", names, listeners=people, chunk=7)
-    assert len(cols) == len(read) and cols.skipped == 0
-    assert len(cols.speaker) == sum(x.mood in MOODS for x in read)
-    users = tuple(sorted(set(names.codes) | {p.user for p in posts}))
-    pos = {u: i for i, u in enumerate(users)}
-    remap = np.array([pos[u] for u in names.codes], dtype=np.int32)
-    cols.user = remap[cols.user]
-    post_cols, _ = columns.from_records(posts, [], users)
-    _same(old, build_columns(post_cols, cols, users, SMALL, {}))
+    as_records = read_inputs([Input(tmp_path / "copy", "listens", None)], listeners=people)
+    as_columns = read_inputs([Input(db, "listens", None)], listeners=people)
+    assert not as_records.stored and len(as_records.listens) == len(listens)
+    assert not as_columns.listens and [len(c) for c in as_columns.stored] == [len(listens)]
+    assert len(as_columns.stored[0].speaker) == sum(x.mood in MOODS for x in listens)
+    assert as_columns.people == as_records.people
+    old = build_artifact(posts, as_records.listens, SMALL, {}, columnar=False)
+    _same(old, build_artifact(posts, [], SMALL, {}, stored=as_columns.stored,
+                              names=as_columns.names))  # fmt: skip
+    cols = store_columns.read_store(db, columns.Names(), listeners=people, chunk=7)
+    assert len(cols) == len(listens) and cols.skipped == 0
+
+
+def test_a_journal_given_beside_the_store_that_synced_it_counts_once(tmp_path):
+    """The household's journal (in a folder: read as records) and the ingest store holding
+    the same listens and one more: each counts once, as the journal's; the store's copies
+    are counted as duplicates, whichever order the inputs come in."""
+    _, listens = _data(6)
+    store = open_store(tmp_path / "ingest.sqlite3")
+    store.add_batch("kitchen", _batch(listens))
+    store.close()
+    (tmp_path / "journal").mkdir()
+    journal = open_store(tmp_path / "journal" / "copy.sqlite3")
+    journal.add_batch("kitchen", _batch(listens[:-1]))
+    journal.close()
+    people = {f"{x.user}@kitchen": x.user for x in listens}
+    for order in (1, -1):
+        got = read_inputs([Input(tmp_path / "ingest.sqlite3", "listens", None),
+                           Input(tmp_path / "journal", "listens", None)][::order],
+                          listeners=people)  # fmt: skip
+        assert len(got.listens) == len(listens) - 1
+        assert [len(c) for c in got.stored] == [1]
+        assert got.stored[0].started_at.tolist() == [listens[-1].started_at]
+        assert got.report.duplicates["listens"] == len(listens) - 1
+        assert got.report.rows["listens"] == len(listens)

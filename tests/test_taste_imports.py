@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from device.shared.errors import UserError
-from device.shared.genres import GenreMapper
+from device.shared.genres import GENRES, GenreMapper
 from trainer.taste.importers import Input, match_key, read_inputs, read_track_table
 from trainer.taste.records import ImportReport
 
@@ -381,10 +381,14 @@ def test_journal_and_ingest_store_read_by_column_name(tmp_path):
     journal = _journal(tmp_path / "journal.sqlite3")
     store = _journal(tmp_path / "ingest.sqlite3", extra_columns=True)
     got = reader([Input(journal, "listens", None), Input(store, "listens", None)])
-    # e1, e2 from the journal; the store's copies of them count once; e4 only in the store,
-    # where a listener is the user on that speaker (issue 24: one name, two speakers)
+    # e1, e2 from the journal; the store's copies of them count once; e4 only in the store
+    # (read as columns), where a listener is the user on that speaker (issue 24: one name,
+    # two speakers)
     assert [(x.user, x.track_id, x.genre) for x in got.listens] == [
-        ("ann", "pop/sunny.mp3", "pop"), ("bo", "rock/smash.mp3", "rock"),
+        ("ann", "pop/sunny.mp3", "pop"), ("bo", "rock/smash.mp3", "rock")]  # fmt: skip
+    [stored] = got.stored
+    assert [(got.names.name(int(u)), stored.tracks[int(t)], GENRES[int(g)]) for u, t, g in zip(
+        stored.user, stored.track, stored.genre, strict=True)] == [
         ("bo@hall", "pop/halo.mp3", "pop")]  # fmt: skip
     assert got.report.duplicates["listens"] == 3  # e1, e2, e3 again
     assert any("still playing" in s for s in got.report.skipped)

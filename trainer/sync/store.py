@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .store_common import STORED, Outcome, StoreError
+from .store_common import STORED, ListenScan, Outcome, StoreError
 from .store_postgres import PostgresStore, redact
-from .store_sqlite import ListenStore
+from .store_sqlite import ListenStore, SqliteScan
 
-__all__ = ["STORED", "ListenStore", "Outcome", "Store", "StoreError", "is_url", "open_store"]
+__all__ = ["STORED", "ListenScan", "ListenStore", "Outcome", "Store", "StoreError", "is_url",
+           "open_scan", "open_store"]
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -40,10 +41,6 @@ class Store(Protocol):
     def count(self, device: str | None = None) -> int: ...
     def event_ids(self, device: str) -> list[str]: ...
     def rejected(self) -> list[dict[str, Any]]: ...
-    def rows(self, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
-        """Every stored listen (the ``STORED`` columns), read ``chunk_rows`` at a time
-        (PostgreSQL: a server-side cursor), so a reader's memory stays bounded."""
-        ...
     def close(self) -> None: ...
 
 
@@ -51,13 +48,25 @@ def is_url(db: str | Path) -> bool:
     return isinstance(db, str) and _URL.match(db) is not None
 
 
+def _postgres_url(db: str | Path) -> str | None:
+    """``db`` when it is a PostgreSQL URL; None for a path; any other URL refused."""
+    m = _URL.match(db) if isinstance(db, str) else None
+    if m is None:
+        return None
+    if m.group(1).lower() not in POSTGRES_SCHEMES:
+        raise StoreError(f"{redact(str(db))}: not a listen store: give a path (SQLite) or"
+                         " a postgresql://USER@HOST:PORT/DB URL")
+    return str(db)
+
+
+def open_scan(db: str | Path) -> ListenScan:
+    """A chunked read of ``db``'s listens: a PostgreSQL URL (the store, brought up to date),
+    or a journal or SQLite store, read-only."""
+    url = _postgres_url(db)
+    return PostgresStore(url) if url else SqliteScan(db)
+
+
 def open_store(db: str | Path, *, clock: Callable[[], float] = time.time) -> Store:
     """The store ``db`` names: a PostgreSQL URL or an SQLite path (created if missing)."""
-    if isinstance(db, str):
-        m = _URL.match(db)
-        if m:
-            if m.group(1).lower() not in POSTGRES_SCHEMES:
-                raise StoreError(f"{redact(db)}: not a listen store: give a path (SQLite) or"
-                                 " a postgresql://USER@HOST:PORT/DB URL")
-            return PostgresStore(db, clock=clock)
-    return ListenStore(db, clock=clock)
+    url = _postgres_url(db)
+    return PostgresStore(url, clock=clock) if url else ListenStore(db, clock=clock)

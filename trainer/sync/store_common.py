@@ -4,8 +4,9 @@ outcome of one batch and the store's error type (``trainer.sync.store`` re-expor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from device.shared.errors import UserError
 from device.shared.listens import LISTEN_COLUMNS
@@ -18,6 +19,29 @@ REJECTED = ("device", "event_id", "raw", "error", "received_at")
 
 class StoreError(UserError):
     """The store cannot be opened, is damaged, or is newer than this code."""
+
+
+class ListenScan(Protocol):
+    """One read of table ``listens`` in chunks (a journal, an SQLite or a PostgreSQL
+    store): what a columnar reader needs, with no rows held beyond one chunk."""
+
+    where: str  # the path, or the URL without its password
+
+    def columns(self) -> set[str]:
+        """The table's column names."""
+        ...
+
+    def estimate(self) -> int:
+        """About how many rows (to size arrays; a reader grows them when it is short)."""
+        ...
+
+    def chunks(self, select: str, chunk_rows: int, condition: str = "TRUE"
+               ) -> Iterator[list[tuple]]:  # fmt: skip
+        """``SELECT {select} FROM listens WHERE {condition}`` (SQL both engines take:
+        COALESCE, ||, CASE), ``chunk_rows`` rows at a time, in one snapshot."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -215,13 +215,30 @@ class PostgresStore:
                                 (device,)).fetchall()
         return [r[0] for r in rows]
 
-    def rows(self, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+    def columns(self) -> set[str]:
         conn = self._ready()
-        with conn.transaction(), conn.cursor(name="moodspeaker_rows") as cur:
-            cur.itersize = chunk_rows  # a server-side cursor: chunk_rows at a time
-            cur.execute(f"SELECT {_COLS} FROM listens ORDER BY device, seq")
-            for r in cur:
-                yield dict(zip(STORED, r, strict=True))
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'listens' AND table_schema = current_schema()").fetchall()
+        return {r[0] for r in rows}
+
+    def estimate(self) -> int:
+        """The planner's row count (no scan); -1 until the table was first analysed."""
+        return max(0, int(self._one("SELECT reltuples FROM pg_class"
+                                    " WHERE oid = 'listens'::regclass") or 0))
+
+    def chunks(self, select: str, chunk_rows: int, condition: str = "TRUE"
+               ) -> Iterator[list[tuple]]:  # fmt: skip
+        conn = self._ready()
+        try:
+            with conn.transaction(), conn.cursor(name="moodspeaker_scan") as cur:
+                cur.itersize = chunk_rows  # a server-side cursor: one chunk in memory
+                cur.execute(f"SELECT {select} FROM listens WHERE {condition}")
+                while chunk := cur.fetchmany(chunk_rows):
+                    yield chunk
+        except self._psycopg.Error as exc:
+            raise self._error("cannot read the listens", exc) from None
 
     def rejected(self) -> list[dict[str, Any]]:
         conn = self._ready()

@@ -115,12 +115,42 @@ class ListenStore(SqliteFile):
                                (device,))
         return [r[0] for r in rows]
 
-    def rows(self, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
-        cur = self.db.execute(f"SELECT {', '.join(STORED)} FROM listens ORDER BY device, seq")
-        while chunk := cur.fetchmany(chunk_rows):
-            for r in chunk:
-                yield dict(zip(STORED, r, strict=True))
-
     def rejected(self) -> list[dict[str, Any]]:
         cur = self.db.execute(f"SELECT {', '.join(REJECTED)} FROM rejected ORDER BY id")
         return [dict(zip(REJECTED, r, strict=True)) for r in cur]
+
+
+class SqliteScan:
+    """A journal or an SQLite store read without writing to it (no migration: a speaker's
+    journal is read as it is)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.where = str(path)
+        if not Path(path).is_file():
+            raise StoreError(f"{path}: listen store not found")
+        try:
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            self.columns()  # not a database: fail here, naming the file
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot read the listens: {exc}") from None
+
+    def columns(self) -> set[str]:
+        names = {r[1] for r in self.db.execute("PRAGMA table_info(listens)")}
+        if not names:
+            raise StoreError(f"{self.where}: no listens table, not a journal or listen store")
+        return names
+
+    def estimate(self) -> int:
+        return int(self.db.execute("SELECT MAX(rowid) FROM listens").fetchone()[0] or 0)
+
+    def chunks(self, select: str, chunk_rows: int, condition: str = "TRUE"
+               ) -> Iterator[list[tuple]]:  # fmt: skip
+        try:
+            cursor = self.db.execute(f"SELECT {select} FROM listens WHERE {condition}")
+            while chunk := cursor.fetchmany(chunk_rows):
+                yield chunk
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.where}: cannot read the listens: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()

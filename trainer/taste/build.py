@@ -7,8 +7,9 @@ the prior with zero evidence, and says so, instead of being dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -113,17 +114,25 @@ def build_artifact(
     info: dict,
     users: tuple[str, ...] | None = None,
     columnar: bool = True,
+    stored: Sequence[columns.ListenColumns] = (),
+    names: columns.Names | None = None,
 ) -> TasteArtifact:
     """Equation 1 (other services' plays around posts) and speaker listens (direct
     evidence) -> Tucker -> completed preferences, prior and track neighbours.
-    ``users`` (default: everyone with posts or listens) are the artifact's rows.
+    ``users`` (default: everyone with posts or listens) are the artifact's rows;
+    ``stored``: listen stores read as columns, coded with ``names``.
     Runs on columns (``columns``: the same figures, far less memory); ``columnar=False``
     keeps the list-based reference path (tests/test_taste_columnar.py compares them)."""
+    names = names or columns.Names()
     if users is None:
-        users = tuple(sorted({x.user for x in listens} | {p.user for p in mood_posts}))
+        users = tuple(sorted({x.user for x in listens} | {p.user for p in mood_posts}
+                             | {names.name(int(u)) for c in stored for u in np.unique(c.user)}))
     if columnar:
         post_cols, listen_cols = columns.from_records(mood_posts, listens, users)
+        listen_cols = columns.with_stored(listen_cols, stored, names, users)
         return build_columns(post_cols, listen_cols, users, cfg, info)
+    if stored:
+        raise ValueError("listen stores are read as columns: build them columnar")
     streamed = [x for x in listens if not is_speaker(x)]
     tensor = preferences(mood_posts, streamed, cfg.window_min, cfg.normalise,
                          relabel_moods=cfg.relabel, users=users)  # fmt: skip
@@ -349,8 +358,11 @@ def _span(span: tuple[float, float] | None) -> str:
 
 
 def overlaps(posts: list[Post], results: list[MoodResult], listens: list[Listen],
-             people: tuple[str, ...], window_min: float) -> list[Overlap]:  # fmt: skip
-    """Per person: posts, listens and how many posts have a listen within the window."""
+             people: tuple[str, ...], window_min: float,
+             stored: Sequence[columns.ListenColumns] = (), names: columns.Names | None = None,
+             ) -> list[Overlap]:  # fmt: skip
+    """Per person: posts, listens (records, and ``stored`` columns coded with ``names``)
+    and how many posts have a listen within the window."""
     starts: dict[str, list[float]] = {p: [] for p in people}
     heard: dict[str, int] = dict.fromkeys(people, 0)
     for x in listens:
@@ -358,6 +370,15 @@ def overlaps(posts: list[Post], results: list[MoodResult], listens: list[Listen]
             heard[x.user] += 1
             continue
         starts[x.user].append(x.started_at)
+    for cols in stored:
+        assert names is not None, "stored columns come with their names"
+        order = np.argsort(cols.user, kind="stable")
+        user, start, streamed = cols.user[order], cols.started_at[order], cols.streamed[order]
+        for a, z in pairwise(np.flatnonzero(np.r_[True, user[1:] != user[:-1], True])):
+            person = names.name(int(user[a]))
+            if person in starts:
+                starts[person] += start[a:z][streamed[a:z]].tolist()
+                heard[person] += int((~streamed[a:z]).sum())
     times: dict[str, list[tuple[float, bool]]] = {p: [] for p in people}
     for post, result in zip(posts, results, strict=True):
         times[post.user].append((post.time, result.mood is not None))
@@ -421,16 +442,18 @@ def build(imported: Imported, cfg: BuildConfig,
           say: Callable[[str], None] = log.info) -> BuildResult:  # fmt: skip
     """Post moods, the overlap per person (said before the slow fit), then the model."""
     results = classify_each(imported.posts, cfg.post_min_confidence())
-    found = overlaps(imported.posts, results, imported.listens, imported.people, cfg.window_min)
+    found = overlaps(imported.posts, results, imported.listens, imported.people, cfg.window_min,
+                     imported.stored, imported.names)  # fmt: skip
     for line in overlap_lines(found, cfg.window_min):
         say(line)
     mood_posts, mood_info = mood_posts_of(imported.posts, results)
     info = {
         "source": "moodspeaker-train taste build",
         "post_moods": mood_info,
-        "listens": len(imported.listens),
-        "skipped_rows": len(imported.report.skipped),
+        "listens": len(imported.listens) + sum(len(c) for c in imported.stored),
+        "skipped_rows": len(imported.report.skipped) + sum(c.skipped for c in imported.stored),
     }
-    artifact = build_artifact(mood_posts, imported.listens, cfg, info, imported.people)
+    artifact = build_artifact(mood_posts, imported.listens, cfg, info, imported.people,
+                              stored=imported.stored, names=imported.names)  # fmt: skip
     samples = {p: sample_posts(imported.posts, results, p, cfg.sample) for p in imported.people}
     return BuildResult(artifact, found, samples)

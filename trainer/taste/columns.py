@@ -3,41 +3,36 @@
 A build for a million people reads some 80 million listens and 20 million posts; as
 ``Listen``/``Post`` dataclasses they would take tens of GB. Here they are structs of numpy
 arrays (``PostColumns``, ``ListenColumns``) coded against one user table in sorted name
-order (the list-based build's order, so Tucker starts from the same point), listens are
-read from a store in bounded ``fetchmany`` chunks, and equation 1, relabelling and the
-track ratings run per user block, so memory grows with the rows' columns and not with
-their pairs. Speaker listens (evidence by themselves, few) stay records and go through
-``speaker.speaker_evidence`` unchanged. Same figures as the list-based path to rounding
-(tests/test_taste_columnar.py, ``bench/taste.py``).
+order (the list-based build's order, so Tucker starts from the same point); a store's
+listens come straight into columns (``store_columns``); equation 1 and the track ratings
+run per user block and relabelling in one compiled pass over the posts (``relabel``), so
+memory grows with the rows' columns and not with their pairs. Speaker listens (evidence by
+themselves, few) stay records and go through ``speaker.speaker_evidence`` unchanged. Same
+figures as the list-based path to rounding (tests/test_taste_columnar.py, ``bench/taste.py``).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import resource
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 from device.shared.genres import GENRES
 from device.shared.moods import MOODS
 
-from .importers.listens import listener
 from .preferences import PreferenceTensor, TrackRatings, tensor_from_sums
 from .records import Listen, MoodPost
+from .relabel import relabel
 from .speaker import is_speaker
 
 log = logging.getLogger(__name__)
 
-USER_BLOCK = 65_536  # people per block in equation 1, relabelling and the ratings
-FETCH_ROWS = 100_000  # store rows per fetchmany
+USER_BLOCK = 65_536  # people per block in equation 1 and the ratings
 
 
 class Steps:
@@ -61,14 +56,18 @@ class Names:
 
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.codes: dict[str, int] = {}
-        for name in names:
-            self.codes.setdefault(name, len(self.codes))
+        self.names: list[str] = []  # code -> name
+        self.code(list(dict.fromkeys(names)))
 
     def code(self, names: Sequence[str]) -> np.ndarray:
         codes = self.codes
-        for name in set(names).difference(codes):
-            codes[name] = len(codes)
+        for name in dict.fromkeys(names).keys() - codes.keys():
+            codes[name] = len(self.names)
+            self.names.append(name)
         return np.fromiter(map(codes.__getitem__, names), dtype=np.int32, count=len(names))
+
+    def name(self, code: int) -> str:
+        return self.names[code]
 
     def sorted_remap(self) -> tuple[tuple[str, ...], np.ndarray]:
         """(names in sorted order, old code -> new code)."""
@@ -120,6 +119,7 @@ class ListenColumns:
     # only for track similarity, as in the list-based build
     others: tuple[str, ...] = ()
     unseen: int = 0  # speaker listens read as plays: no mood seen (store reader only)
+    duplicates: int = 0  # store rows already read from a journal (store reader only)
 
     def __len__(self) -> int:
         return len(self.user)
@@ -185,159 +185,43 @@ def from_records(posts: list[MoodPost], listens: list[Listen], users: tuple[str,
     return post_cols, listen_cols
 
 
-# --- reading a store ------------------------------------------------------------------
+def with_stored(base: ListenColumns, stored: Sequence[ListenColumns], names: Names,
+                users: tuple[str, ...]) -> ListenColumns:  # fmt: skip
+    """``base`` (``from_records``: coded against ``users``, then ``base.others``) and the
+    stores' columns (coded with ``names``) as one, coded as ``base``; people of the stores
+    outside ``users`` join ``others``, tracks are sorted over all."""
+    if not stored:
+        return base
+    pos = {u: i for i, u in enumerate(users)}
+    others = list(base.others)
+    others += sorted(set(n for n in names.names if n not in pos) - set(others))
+    everyone = {**pos, **{u: len(users) + i for i, u in enumerate(others)}}
+    to_user = np.array([everyone[n] for n in names.names], dtype=np.int32)
+    tracks = tuple(sorted(set(base.tracks).union(*(c.tracks for c in stored))))
+    at = {t: i for i, t in enumerate(tracks)}
+    parts = [base, *stored]
 
-_COLUMNS = ("user", "track_id", "genre", "started_at", "ended_at", "duration_s")
-_SPEAKER = ("mood", "end_reason", "ended_by", "mood_confidence", "position_s",
-            "start_offset_s", "device")  # fmt: skip
-_SEP = "\x1f"
+    def track(c: ListenColumns) -> np.ndarray:
+        return np.array([at[t] for t in c.tracks], dtype=np.int32)[c.track] if len(c) else c.track
 
-
-def read_store(path: Path, users: Names, mapper: Callable[[str | None], str | None] | None
-               = None, listeners: dict[str, str] | None = None, chunk: int = FETCH_ROWS
-               ) -> ListenColumns:  # fmt: skip
-    """Table ``listens`` of a journal or ingest store (SQLite) into columns, ``chunk`` rows
-    at a time (one ``fetchmany`` loop over one scan: memory holds the columns, never the
-    rows). A row's person is the importer's (``importers.listens.listener``: ``user@device``
-    in an ingest store, then ``listeners``, the people file's merge), coded with ``users``
-    (new ones added). Rows without an end, a length, a user or a track are skipped
-    (counted), as the importer skips them. Speaker listens with a mood seen (evidence by
-    themselves) are read again as records. The store's key dedupes (device, event_id);
-    unlike the importer, event ids are not compared across files (80M ids would not fit).
-    Per row only five values cross into Python (the person and track as one string each);
-    names are trimmed and mapped once per distinct value."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    collecting = gc.isenabled()
-    gc.disable()  # millions of row tuples, none in a cycle: the collector would only rescan
-    try:
-        names = [r[1] for r in db.execute("PRAGMA table_info(listens)")]
-        missing = [c for c in _COLUMNS if c not in names]
-        if missing:
-            raise ValueError(f"{path}: listens table lacks column(s) {', '.join(missing)}")
-        has = set(names)
-        device = "IFNULL(device, '')" if "device" in has else "''"
-        kind = "0"
-        if {"mood", "end_reason"} <= has:
-            moods = ", ".join(f"'{m}'" for m in MOODS)
-            kind = (f"(mood IN ({moods}) AND end_reason IS NOT NULL)"
-                    " + (mood IS NOT NULL AND end_reason IS NOT NULL)")  # fmt: skip
-        top = db.execute("SELECT MAX(rowid) FROM listens").fetchone()[0] or 0
-        cols = _empty(top)  # rows <= the largest rowid: no counting scan
-        raw_users, raw_tracks = Names(), Names()
-        end = np.empty(top, np.float64)
-        kinds = np.empty(top, np.int8)
-        cursor = db.execute(
-            f"SELECT IFNULL(\"user\", '') || '{_SEP}' || {device}, IFNULL(track_id, '') || "
-            f"'{_SEP}' || IFNULL(genre, ''), started_at, ended_at, duration_s, {kind} "
-            "FROM listens")  # fmt: skip
-        n = 0
-        while rows := cursor.fetchmany(chunk):
-            n = _add_rows(cols, end, kinds, n, rows, raw_users, raw_tracks)
-        spoken = int((kinds[:n] == 2).sum())
-        speaker: list[Listen] = []
-        if spoken:
-            extra = [c for c in _SPEAKER if c in has]
-            cursor = db.execute("SELECT " + ", ".join(f'"{c}"' for c in (*_COLUMNS, *extra))
-                                + f" FROM listens WHERE {kind} = 2")  # fmt: skip
-            while rows := cursor.fetchmany(chunk):
-                for r in rows:
-                    row = dict(zip((*_COLUMNS, *extra), r, strict=True))
-                    who = listener(str(row["user"] or "").strip(), _text(row.get("device")))
-                    row["user"] = listeners.get(who, who) if listeners else who
-                    if _usable(row):
-                        speaker.append(_speaker_listen(row, mapper))
-    finally:
-        db.close()
-        if collecting:
-            gc.enable()
-    user, track, genre, start, heard, streamed = (c[:n] for c in cols)
-    end, kinds = end[:n], kinds[:n]
-    # people: trimmed, named as the importer names them, merged by the people file
-    persons = []
-    for key in raw_users.codes:
-        name, _, dev = key.partition(_SEP)
-        who = listener(name.strip(), _text(dev))
-        persons.append(listeners.get(who, who) if listeners and who else who)
-    to_user = users.code(persons)
-    # tracks: trimmed ids in sorted order; the genre mapped once per (track, genre)
-    track_ids, genre_of = [], []
-    for key in raw_tracks.codes:
-        tid, _, g = key.partition(_SEP)
-        track_ids.append(tid.strip())
-        genre_of.append(g or None)
-    ids = Names(track_ids)
-    track_names, remap = ids.sorted_remap()
-    to_track = remap[ids.code(track_ids)] if track_ids else np.zeros(0, np.int32)
-    to_genre = genre_codes(genre_of, mapper)
-    empty_user = np.array([not p for p in persons], dtype=bool)
-    empty_track = np.array([not t for t in track_ids], dtype=bool)
-    ok = ~np.isnan(heard) & (heard >= 0) & ~empty_user[user] & ~empty_track[track]
-    if not ok.all():
-        user, track, start, heard, end, kinds = (c[ok] for c in (user, track, start, heard,
-                                                                 end, kinds))  # fmt: skip
-    genre = to_genre[track]
-    user, track = to_user[user], to_track[track]
-    streamed = kinds < 2
-    # build.listens_until: per person, the end of the last listen the speaker journalled
     until: dict[str, float] = {}
-    journalled = kinds >= 1
-    if journalled.any():
-        last = np.full(len(users.codes), -np.inf)
-        np.maximum.at(last, user[journalled], end[journalled])
-        names_all = list(users.codes)
-        until = {names_all[i]: round(float(last[i]), 3) for i in np.flatnonzero(last > -np.inf)}
-        until = dict(sorted(until.items()))
-    return ListenColumns(user, track, genre, start, heard, streamed, track_names, speaker,
-                         n - len(user), until, unseen=int((kinds == 1).sum()))  # fmt: skip
-
-
-def _usable(row: dict) -> bool:
-    end, dur, start = row.get("ended_at"), row.get("duration_s"), row.get("started_at")
-    return (end is not None and dur is not None and start is not None and dur > 0
-            and end >= start and bool(str(row.get("track_id") or "").strip())
-            and bool(row["user"]))  # fmt: skip
-
-
-def _empty(n: int) -> tuple[np.ndarray, ...]:
-    return (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int8),
-            np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, bool))  # fmt: skip
-
-
-def _add_rows(cols: tuple[np.ndarray, ...], end: np.ndarray, kinds: np.ndarray, n: int,
-              rows: list[tuple], raw_users: Names, raw_tracks: Names) -> int:  # fmt: skip
-    """One fetched chunk into ``cols`` from row ``n`` (user and track as raw-key codes,
-    the fraction heard NaN where the row has no usable end or length); returns the new
-    end."""
-    user_s, track_s, start_s, end_s, dur_s, kind_s = zip(*rows, strict=True)
-    m = len(rows)
-    u, t, _, s, h, _ = (c[n : n + m] for c in cols)
-    u[:] = raw_users.code(user_s)
-    t[:] = raw_tracks.code(track_s)
-    s[:] = np.array(start_s, dtype=np.float64)  # None -> NaN
-    e = end[n : n + m]
-    e[:] = np.array(end_s, dtype=np.float64)
-    d = np.array(dur_s, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        usable = (d > 0) & (e >= s)
-        h[:] = np.where(usable, (e - s) / np.where(usable, d, 1.0), np.nan)
-    kinds[n : n + m] = np.fromiter(kind_s, np.int8, m)
-    return n + m
-
-
-def _speaker_listen(row: dict, mapper) -> Listen:
-    genre = mapper(row["genre"]) if mapper is not None else row["genre"]
-    position, offset = row.get("position_s"), row.get("start_offset_s") or 0.0
-    heard = max(0.0, position - offset) if position is not None and position > 0 else None
-    return Listen(str(row["user"]).strip(), str(row["track_id"]).strip(),
-                  genre if genre in _GENRE else None, float(row["started_at"]),
-                  float(row["ended_at"]), float(row["duration_s"]), row["mood"],
-                  row.get("mood_confidence"), row["end_reason"], row.get("ended_by"), heard,
-                  _text(row.get("device")))  # fmt: skip
-
-
-def _text(value: object) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
+    for x in base.speaker:
+        if x.from_speaker:
+            until[x.user] = max(until.get(x.user, 0.0), round(float(x.ended_at), 3))
+    for c in stored:
+        for u, t in (c.until or {}).items():
+            until[u] = max(until.get(u, t), t)
+    return ListenColumns(
+        np.concatenate([base.user, *(to_user[c.user] for c in stored)]),
+        np.concatenate([track(c) for c in parts]),
+        np.concatenate([c.genre for c in parts]),
+        np.concatenate([c.started_at for c in parts]),
+        np.concatenate([c.heard for c in parts]),
+        np.concatenate([c.streamed for c in parts]),
+        tracks, [x for c in parts for x in c.speaker], sum(c.skipped for c in parts),
+        dict(sorted(until.items())), tuple(others), sum(c.unseen for c in parts),
+        sum(c.duplicates for c in parts),
+    )  # fmt: skip
 
 
 # --- equation 1 and relabelling on columns ----------------------------------------------
@@ -437,62 +321,6 @@ def sort_posts(posts: PostColumns) -> PostColumns:
     return posts
 
 
-def _owner(user: np.ndarray) -> tuple[int, sparse.csr_matrix]:
-    """(first person, person x post matrix of ones) for a chunk of posts sorted by user."""
-    base = int(user[0])
-    span = int(user[-1]) - base + 1
-    ones = np.ones(len(user))
-    return base, sparse.csr_matrix((ones, (user - base, np.arange(len(user)))),
-                                   shape=(span, len(user)))  # fmt: skip
-
-
-def relabel_columns(posts: PostColumns, plays: np.ndarray, n_users: int, alpha: float = 10.0,
-                    beta: float = 2.0, iterations: int = 30, tol: float = 1e-3
-                    ) -> np.ndarray:  # fmt: skip
-    """``preferences.relabel`` on columns sorted by user, block by block of people (each
-    person's sums in the same order, so the same figures): the same EM (M step over all
-    posts, then E step); ``plays`` the (P, G) counts; returns the (P, E) posterior."""
-    n_e, n_g = len(MOODS), len(GENRES)
-    log_table = np.log(np.maximum(posts.table, 1e-12))
-    resp = posts.table[posts.text]
-    resp /= resp.sum(axis=1, keepdims=True)
-    edges = post_blocks(posts, n_users, USER_BLOCK)
-    cuts = [(a, z) for a, z in pairwise(edges) if z > a]
-    # per chunk, person x post ones as the list path's ``owner``: the same sums, in order
-    owners = [_owner(posts.user[a:z]) for a, z in cuts]
-    for _ in range(iterations):
-        per_user = np.zeros((n_users, n_e * n_g))
-        mix = np.zeros((n_users, n_e))
-        for (a, z), (base, owner) in zip(cuts, owners, strict=True):
-            r, p = resp[a:z], plays[a:z].astype(np.float64)
-            rows = slice(base, base + owner.shape[0])
-            per_user[rows] += owner @ (r[:, :, None] * p[:, None, :]).reshape(z - a, -1)
-            mix[rows] += owner @ r
-        cells = per_user.reshape(n_users, n_e, n_g)
-        pop = cells.sum(axis=0) + 1.0
-        pop /= pop.sum(axis=1, keepdims=True)
-        theta = cells + alpha * pop[None]
-        theta /= theta.sum(axis=2, keepdims=True)
-        del per_user, cells
-        mix = (mix + beta) / (mix.sum(axis=1, keepdims=True) + n_e * beta)
-        change = 0.0
-        # log per person, then gathered per post: the same values as the list path's
-        # log of the gathered rows, with 20x fewer logarithms
-        log_mix, log_theta = np.log(mix), np.log(theta)
-        for a, z in cuts:
-            u = posts.user[a:z]
-            logit = log_table[posts.text[a:z]] + log_mix[u]
-            logit += np.einsum("keg,kg->ke", log_theta[u], plays[a:z].astype(np.float64))
-            logit -= logit.max(axis=1, keepdims=True)
-            new = np.exp(logit)
-            new /= new.sum(axis=1, keepdims=True)
-            change = max(change, float(np.abs(new - resp[a:z]).max()))
-            resp[a:z] = new
-        if change < tol:
-            break
-    return resp
-
-
 def preferences_columns(posts: PostColumns, listens: ListenColumns, users: tuple[str, ...],
                         window_min: float = 30.0, normalise: str = "max", tau: float = 10.0,
                         relabel_moods: bool = False) -> PreferenceTensor:  # fmt: skip
@@ -512,7 +340,7 @@ def preferences_columns(posts: PostColumns, listens: ListenColumns, users: tuple
         if relabel_moods:
             plays = post_plays(posts, listens, len(users), window)
             step("equation 1 pairs (counts per post)")
-            share = relabel_columns(posts, plays, len(users))
+            share = relabel(posts.user, posts.table, posts.text, plays, len(users))
             del plays
             step("relabelling EM")
         for pr in pairs(posts, listens, len(users), window):

@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from device.shared.genres import GENRES
 from device.shared.moods import MOODS
 
 from .records import Listen, MoodPost
+from .relabel import relabel
 
 
 @dataclass(frozen=True)
@@ -111,59 +111,6 @@ def _pairs(
     return _Pairs(p_user, p_mood, likelihood, post_of_pair, play, weight)
 
 
-def relabel(
-    post_user: np.ndarray,
-    likelihood: np.ndarray,
-    pair_post: np.ndarray,
-    pair_genre: np.ndarray,
-    n_users: int,
-    alpha: float = 10.0,
-    beta: float = 2.0,
-    iterations: int = 30,
-    tol: float = 1e-3,
-) -> np.ndarray:
-    """(posts, moods) posterior of each post's true mood given what its text says and the
-    genres played around it: a per-user latent-class model fitted by EM.
-
-    ``likelihood[p, e]`` is the classifier's probability of mood ``e`` for post ``p``; its
-    models are fitted class-balanced, so it carries no corpus's mood mix and serves as
-    P(text | mood) up to a constant (a one-hot row keeps a post's mood fixed). Each user
-    has a mood mix ``pi[u, e]`` (pseudo-count ``beta`` per mood) and a genre distribution
-    per mood ``theta[u, e]`` (``alpha`` pseudo-plays of the population's), and all plays
-    around one post share its mood; so a session that fits the user's sad listening far
-    better than their angry one moves an unsure "angry" post toward sad.
-    """
-    n_posts, n_moods = likelihood.shape
-    n_genres = len(GENRES)
-    plays = np.bincount(
-        pair_post * n_genres + pair_genre, minlength=n_posts * n_genres
-    ).reshape(n_posts, n_genres).astype(float)  # fmt: skip
-    log_text = np.log(np.maximum(likelihood, 1e-12))
-    resp = likelihood / likelihood.sum(axis=1, keepdims=True)
-    owner = sparse.csr_matrix(
-        (np.ones(n_posts), (post_user, np.arange(n_posts))), shape=(n_users, n_posts)
-    )
-    for _ in range(iterations):
-        per_user = owner @ (resp[:, :, None] * plays[:, None, :]).reshape(n_posts, -1)
-        per_user = per_user.reshape(n_users, n_moods, n_genres)
-        pop = per_user.sum(axis=0) + 1.0
-        pop /= pop.sum(axis=1, keepdims=True)
-        theta = per_user + alpha * pop[None]
-        theta /= theta.sum(axis=2, keepdims=True)
-        mix = owner @ resp
-        mix = (mix + beta) / (mix.sum(axis=1, keepdims=True) + n_moods * beta)
-        logit = log_text + np.log(mix[post_user])
-        logit += np.einsum("keg,kg->ke", np.log(theta[post_user]), plays)
-        logit -= logit.max(axis=1, keepdims=True)
-        new = np.exp(logit)
-        new /= new.sum(axis=1, keepdims=True)
-        change = float(np.abs(new - resp).max()) if n_posts else 0.0
-        resp = new
-        if change < tol:
-            break
-    return resp
-
-
 def preferences(
     posts: list[MoodPost],
     listens: list[Listen],
@@ -198,7 +145,10 @@ def preferences(
             sums = np.bincount(flat, weights=weight[ok], minlength=sums.size).reshape(shape)
             counts = np.bincount(flat, minlength=sums.size).reshape(shape).astype(float)
         else:
-            resp = relabel(pairs.post_user, pairs.likelihood, post[ok], genre[ok], len(users))
+            n_posts, n_g = len(pairs.post_user), len(GENRES)
+            plays = np.bincount(post[ok] * n_g + genre[ok], minlength=n_posts * n_g)
+            resp = relabel(pairs.post_user, pairs.likelihood, np.arange(n_posts),
+                           np.minimum(plays, 65535).reshape(n_posts, n_g), len(users))
             for e in range(len(MOODS)):  # each pair's play shared by its post's posterior
                 flat = np.ravel_multi_index((user[ok], np.full(ok.sum(), e), genre[ok]), shape)
                 share = resp[post[ok], e]

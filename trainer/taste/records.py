@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-from .importers.times import day
+from datetime import datetime, timezone
 
 
 @dataclass(frozen=True)
@@ -175,3 +174,16 @@ class ImportReport:
         skipped = sum(sum(s.reasons.values()) for s in (*self.sources, self._loose))
         lines.append(f"read {read}; skipped {skipped} bad rows/files")
         return "\n".join(lines)
+
+
+def listener(user: str, device: str | None) -> str:
+    """Who a row of the ingest store is: the user on that speaker (``ann@kitchen``). The
+    same name on two speakers is two people unless the people file merges them
+    (``listeners = ["ann@kitchen", "ann@bedroom"]``); a journal (one speaker) has no
+    device, and its names are the household's own."""
+    return f"{user}@{device}" if device else user
+
+
+def day(epoch: float) -> str:
+    """``2024-03-05`` (UTC), for spans in the import report."""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")

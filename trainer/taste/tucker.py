@@ -81,14 +81,20 @@ def population_prior(
 
 
 class _Problem:
-    """Loss and gradient of equation 4 over a flat parameter vector."""
+    """Loss and gradient of equation 4 over a flat parameter vector.
+
+    The (users x 28) data, weights and the two work buffers are float32 and reused: at 1M
+    users one evaluation then moves half the bytes and allocates nothing big (measured 0.81
+    -> 0.39 s per evaluation); sums over users are taken in float64."""
 
     def __init__(self, resid: np.ndarray, weights: np.ndarray, cfg: TuckerConfig) -> None:
         n, e, g = resid.shape
         self.du, self.de, self.dg = cfg.ranks
         self.n, self.e, self.g = n, e, g
-        self.x = resid.reshape(n, e * g)
-        self.w = weights.reshape(n, e * g)
+        self.x = np.ascontiguousarray(resid.reshape(n, e * g), dtype=np.float32)
+        self.w = np.ascontiguousarray(weights.reshape(n, e * g), dtype=np.float32)
+        self.diff = np.empty_like(self.x)
+        self.err = np.empty_like(self.x)
         self.cfg = cfg
         self.sizes = [n * self.du, e * self.de, g * self.dg, self.du * self.de * self.dg]
 
@@ -105,20 +111,20 @@ class _Problem:
         """(du, E*G): core x_2 E x_3 M, so that predictions are U @ mixing."""
         return np.einsum("abc,jb,kc->ajk", core, e, m, optimize=True).reshape(self.du, -1)
 
-    def predict(self, flat: np.ndarray) -> np.ndarray:
-        u, e, m, core = self.unpack(flat)
-        return u @ self.mixing(e, m, core)
-
     def loss_grad(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
         u, e, m, core = self.unpack(flat)
         mix = self.mixing(e, m, core)
-        err = self.w * (u @ mix - self.x)
+        u32, mix32 = u.astype(np.float32), mix.astype(np.float32)
+        diff, err = self.diff, self.err
+        np.matmul(u32, mix32, out=diff)
+        diff -= self.x
+        np.multiply(diff, self.w, out=err)
         l1, l2 = self.cfg.l1, self.cfg.l2
-        loss = 0.5 * float((err * (u @ mix - self.x)).sum())
+        loss = 0.5 * float(np.einsum("ij,ij->i", err, diff).sum(dtype=np.float64))
         loss += 0.5 * l1 * float((core**2).sum())
         loss += 0.5 * l2 * float((u**2).sum() + (e**2).sum() + (m**2).sum())
-        g_u = err @ mix.T + l2 * u
-        g_mix = (u.T @ err).reshape(self.du, self.e, self.g)
+        g_u = (err @ mix32.T).astype(np.float64) + l2 * u
+        g_mix = (u32.T @ err).astype(np.float64).reshape(self.du, self.e, self.g)
         g_core = np.einsum("ajk,jb,kc->abc", g_mix, e, m, optimize=True) + l1 * core
         g_e = np.einsum("ajk,abc,kc->jb", g_mix, core, m, optimize=True) + l2 * e
         g_m = np.einsum("ajk,abc,jb->kc", g_mix, core, e, optimize=True) + l2 * m
@@ -127,18 +133,22 @@ class _Problem:
 
 
 class _EarlyStop:
-    def __init__(self, problem: _Problem, mask: np.ndarray, patience: int) -> None:
-        self.problem, self.mask, self.patience = problem, mask, patience
-        self.best, self.best_iter, self.iter, self.best_x = np.inf, 0, 0, None
+    """Held-out RMSE after each iteration, predicted for the held-out entries only."""
+
+    def __init__(self, problem: _Problem, held: np.ndarray, patience: int) -> None:
+        self.problem, self.patience = problem, patience
+        self.rows, self.cols = np.divmod(np.sort(held), problem.e * problem.g)
+        self.truth = problem.x[self.rows, self.cols].astype(np.float64)
+        self.best, self.best_iter, self.iter = np.inf, 0, 0
 
     def __call__(self, intermediate_result) -> None:
         self.iter += 1
-        x = intermediate_result.x
-        pred = self.problem.predict(x)
-        err = (pred - self.problem.x)[self.mask]
-        rmse = float(np.sqrt(np.mean(err**2))) if err.size else 0.0
+        u, e, m, core = self.problem.unpack(intermediate_result.x)
+        mix = self.problem.mixing(e, m, core)
+        pred = np.einsum("ia,ai->i", u[self.rows], mix[:, self.cols])
+        rmse = float(np.sqrt(np.mean((pred - self.truth) ** 2)))
         if rmse < self.best - 1e-6:
-            self.best, self.best_iter, self.best_x = rmse, self.iter, x.copy()
+            self.best, self.best_iter = rmse, self.iter
         elif self.iter - self.best_iter >= self.patience:
             raise StopIteration
 
@@ -177,15 +187,13 @@ def fit_tucker(
     n_hold = int(cfg.holdout * obs_idx.size)
     if n_hold >= 10:
         held = rng.choice(obs_idx, size=n_hold, replace=False)
-        mask = np.zeros(n * e * g, dtype=bool)
-        mask[held] = True
-        mask = mask.reshape(n, e * g)
-        train_w = np.where(mask.reshape(n, e, g), 0.0, weights)
-        problem = _Problem(resid, train_w, cfg)
-        stop = _EarlyStop(problem, mask, cfg.patience)
+        problem = _Problem(resid, weights, cfg)
+        problem.w.reshape(-1)[held] = 0.0
+        stop = _EarlyStop(problem, held, cfg.patience)
         _minimise(problem, x0, cfg.max_iter, stop)
         iterations, holdout_rmse = max(stop.best_iter, 1), stop.best
         log.info("tucker: best held-out RMSE %.3f at iteration %d", stop.best, stop.best_iter)
+        del problem, stop
     problem = _Problem(resid, weights, cfg)
     flat = _minimise(problem, x0, iterations)
     u, em, m, core = problem.unpack(flat)

@@ -12,14 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
+from itertools import pairwise
 from pathlib import Path
+
+import numpy as np
 
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
 from trainer.sync.store import is_url
 from trainer.sync.store_postgres import redact
 
+from ..columns import ListenColumns, Names
 from ..records import ImportReport, Listen, Post, SourceReport
+from ..store_columns import is_listen_store, read_store
 from . import listens as listen_readers
 from . import posts as post_readers
 from .catalog import Catalog, match_key, read_track_table
@@ -36,10 +41,15 @@ __all__ = [
 
 @dataclass
 class Imported:
+    """Posts and listens as records; the listen stores' rows as columns (``stored``, coded
+    against ``names``): a fleet's store never becomes one object per row."""
+
     posts: list[Post] = field(default_factory=list)
     listens: list[Listen] = field(default_factory=list)
     report: ImportReport = field(default_factory=ImportReport)
     people: tuple[str, ...] = ()  # everyone with posts or listens, sorted
+    stored: list[ListenColumns] = field(default_factory=list)
+    names: Names = field(default_factory=Names)
 
 
 def read_inputs(
@@ -52,23 +62,60 @@ def read_inputs(
     listeners: dict[str, str] | None = None,
 ) -> Imported:
     """Every input's posts and listens; rows read twice (an archive and its unpacked
-    folder, a journal and the ingest store) count once. ``listeners`` (the people file's):
+    folder, a journal and the ingest store) count once. Listen stores (``_is_store``) are
+    read as columns, after the other inputs. ``listeners`` (the people file's):
     whose the ingest store's ``user@device`` listeners are."""
     out = Imported(report=report or ImportReport())
     listen_input = listen_readers.ListenInput(mapper or GenreMapper(), catalog, out.report)
+    stores = []
     for item in inputs:
+        if item.role == "listens" and _is_store(item.path):
+            stores.append(item)
+            continue
         ctx = ReadContext(item.owner, timezone, include_reposts)
         records = _read_input(item, ctx, out.report, listen_input)
         (out.posts if item.role == "posts" else out.listens).extend(records)
+    for item in stores:  # after the journals: a listen both gave counts once, as theirs
+        out.stored.append(_read_store(item, out, listen_input.mapper, listeners))
     if listeners:
         out.listens = [replace(x, user=listeners.get(x.user, x.user)) for x in out.listens]
     out.posts = _dedupe(out.posts, lambda p: (p.user, p.time, p.text), out.report, "posts")
     out.listens = _dedupe(out.listens, lambda x: (x.user, x.track_id, x.started_at),
                           out.report, "listens")  # fmt: skip
     out.report.rows["posts"] += len(out.posts)
-    out.report.rows["listens"] += len(out.listens)
-    out.people = tuple(sorted({p.user for p in out.posts} | {x.user for x in out.listens}))
+    out.report.rows["listens"] += len(out.listens) + sum(len(c) for c in out.stored)
+    stored_people = {out.names.name(int(u)) for c in out.stored for u in np.unique(c.user)}
+    out.people = tuple(sorted({p.user for p in out.posts} | {x.user for x in out.listens}
+                              | stored_people))  # fmt: skip
     return out
+
+
+def _is_store(path: str | Path) -> bool:
+    """The ingest store: a ``postgresql://`` URL, or an SQLite file given as itself whose
+    listens carry the speaker they came from (a speaker's own journal does not)."""
+    return is_url(str(path)) or is_listen_store(Path(path))
+
+
+def _read_store(item: Input, out: Imported, mapper: GenreMapper,
+                listeners: dict[str, str] | None) -> ListenColumns:  # fmt: skip
+    """A listen store as columns, counted per person in the import report."""
+    where = redact(str(item.path)) if is_url(str(item.path)) else str(item.path)
+    src = out.report.source(where, "Moodspeaker ingest store", "listens")
+    cols = read_store(item.path, out.names, mapper.map, listeners, owner=item.owner,
+                      seen=out.report.seen_events)
+    out.report.duplicates["listens"] += cols.duplicates
+    if cols.skipped:
+        src.reasons["no end, length, user or track"] += cols.skipped
+    if not len(cols):
+        return cols
+    order = np.lexsort((cols.started_at, cols.user))
+    user, start = cols.user[order], cols.started_at[order]
+    edges = np.flatnonzero(np.r_[True, user[1:] != user[:-1], True])
+    for a, z in pairwise(edges):
+        person = out.names.name(int(user[a]))
+        src.read[person] += int(z - a)
+        src.spans[person] = (float(start[a]), float(start[z - 1]))
+    return cols
 
 
 def _dedupe(records: list, key, report: ImportReport, role: str) -> list:
@@ -86,14 +133,8 @@ def _dedupe(records: list, key, report: ImportReport, role: str) -> list:
 
 def _read_input(item: Input, ctx: ReadContext, report: ImportReport,
                 listen_input: listen_readers.ListenInput) -> list:  # fmt: skip
-    if is_url(str(item.path)):  # the fleet store in PostgreSQL, read in bounded chunks
-        if item.role != "listens":
-            raise UserError(f"{redact(str(item.path))}: a listen store, give it to --listens")
-        src = report.source(redact(str(item.path)), "Moodspeaker ingest store", "listens")
-        stored = list(listen_readers.store_listens(str(item.path), src, ctx, listen_input))
-        for r in stored:
-            src.add(r.user, r.started_at)
-        return stored
+    if is_url(str(item.path)):
+        raise UserError(f"{redact(str(item.path))}: a listen store, give it to --listens")
     path = Path(item.path)
     if not path.exists():
         raise UserError(f"{path}: {item.role} file not found")
@@ -185,6 +226,10 @@ def read_listens(
     tracks: Catalog | None = None,
     user: str | None = None,
 ) -> list[Listen]:
-    """Listens from every input; ``tracks`` gives streamed plays their genre and length."""
+    """Listens from every input as records; ``tracks`` gives streamed plays their genre
+    and length. A listen store is read as columns (``read_inputs``), so it is refused here."""
     inputs = [Input(Path(p), "listens", user) for p in paths]
-    return read_inputs(inputs, mapper, tracks, None, False, report).listens
+    got = read_inputs(inputs, mapper, tracks, None, False, report)
+    if got.stored:
+        raise UserError("a listen store is read as columns: give it to taste build")
+    return got.listens

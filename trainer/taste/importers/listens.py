@@ -22,9 +22,8 @@ from pathlib import Path
 from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
 from device.shared.listens import END_REASONS, ENDED_BY
-from trainer.sync.store import open_store
 
-from ..records import ImportReport, Listen, SourceReport
+from ..records import ImportReport, Listen, SourceReport, listener
 from .catalog import Catalog
 from .context import ReadContext
 from .posts import _load_json, decode, table_rows
@@ -51,14 +50,6 @@ class ListenInput:
             raise UserError(f"{where}: a {kind} has no genres: give --tracks (a CSV "
                             "track_id,genre,duration_s, or the library.sqlite3)")  # fmt: skip
         return self.catalog
-
-
-def listener(user: str, device: str | None) -> str:
-    """Who a row of the ingest store is: the user on that speaker (``ann@kitchen``). The
-    same name on two speakers is two people unless the people file merges them
-    (``listeners = ["ann@kitchen", "ann@bedroom"]``); a journal (one speaker) has no
-    device, and its names are the household's own."""
-    return f"{user}@{device}" if device else user
 
 
 def _listen(row: dict, owner: str | None, mapper: GenreMapper) -> Listen:
@@ -159,18 +150,6 @@ def _journal_listens(path: Path, where: str, src: SourceReport, ctx: ReadContext
     rows = ((f"{where}: listens rowid {rowid}", dict(zip(names, values, strict=True)))
             for rowid, values, names in _journal_rows(path, where))
     yield from _row_listens(rows, src, ctx, inp)
-
-
-def store_listens(url: str, src: SourceReport, ctx: ReadContext,
-                  inp: ListenInput) -> Iterator[Listen]:
-    """The fleet store (``--listens postgresql://...``), streamed in bounded chunks."""
-    store = open_store(url)
-    try:
-        rows = ((f"{store.where}: listen {r['device']}/{r['event_id']}", r)
-                for r in store.rows(CHUNK_ROWS))
-        yield from _row_listens(rows, src, ctx, inp)
-    finally:
-        store.close()
 
 
 def _row_listens(rows: Iterator[tuple[str, dict]], src: SourceReport, ctx: ReadContext,
