@@ -160,3 +160,12 @@ def test_a_journal_given_beside_the_store_that_synced_it_counts_once(tmp_path):
         assert got.stored[0].started_at.tolist() == [listens[-1].started_at]
         assert got.report.duplicates["listens"] == len(listens) - 1
         assert got.report.rows["listens"] == len(listens)
+
+
+def test_names_code_in_order_of_first_sight():
+    """Codes follow first sight, in the constructor and chunk by chunk (the bench codes
+    person u{i} as i before reading the store)."""
+    names = columns.Names(["u0", "u1", "u0", "u2"])
+    assert names.codes == {"u0": 0, "u1": 1, "u2": 2}
+    assert names.code(["z", "u1", "y", "z"]).tolist() == [3, 1, 4, 3]
+    assert names.names == ["u0", "u1", "u2", "z", "y"] and names.name(4) == "y"

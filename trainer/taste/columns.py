@@ -57,13 +57,15 @@ class Names:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.codes: dict[str, int] = {}
         self.names: list[str] = []  # code -> name
-        self.code(list(dict.fromkeys(names)))
+        self.code(list(names))
 
     def code(self, names: Sequence[str]) -> np.ndarray:
+        """Codes of ``names``; a new name gets the next code, in order of first sight."""
         codes = self.codes
-        for name in dict.fromkeys(names).keys() - codes.keys():
-            codes[name] = len(self.names)
-            self.names.append(name)
+        for name in dict.fromkeys(names):
+            if name not in codes:
+                codes[name] = len(self.names)
+                self.names.append(name)
         return np.fromiter(map(codes.__getitem__, names), dtype=np.int32, count=len(names))
 
     def name(self, code: int) -> str:
@@ -71,7 +73,7 @@ class Names:
 
     def sorted_remap(self) -> tuple[tuple[str, ...], np.ndarray]:
         """(names in sorted order, old code -> new code)."""
-        names = np.array(list(self.codes), dtype=str)
+        names = np.array(self.names, dtype=str)
         order = np.argsort(names, kind="stable")
         remap = np.empty(len(order), dtype=np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)

@@ -24,7 +24,7 @@ import numpy as np
 
 from device.shared.genres import GENRES
 from device.shared.moods import MOODS
-from trainer.sync.store import ListenScan, open_scan
+from trainer.sync.store import ListenScan, StoreError, open_scan
 
 from .columns import ListenColumns, Names, genre_codes
 from .records import Listen, listener
@@ -70,7 +70,7 @@ def read_store(db: str | Path, users: Names, mapper: Callable[[str | None], str 
         has = scan.columns()
         missing = [c for c in _COLUMNS if c not in has]
         if missing:
-            raise ValueError(f"{scan.where}: listens table lacks column(s) {', '.join(missing)}")
+            raise StoreError(f"{scan.where}: listens table lacks column(s) {', '.join(missing)}")
         device = "COALESCE(device, '')" if "device" in has else "''"
         kind = "0"  # 0 streamed, 1 journalled without a mood seen, 2 speaker evidence
         if {"mood", "end_reason"} <= has:
@@ -140,7 +140,7 @@ class _Columns:
         self.kind[at] = np.fromiter(kind_s, np.int8, m)
         if self.seen is not None:
             seen = self.seen
-            self.kind[at][np.fromiter((e in seen for e in event_s[0]), bool, m)] = -1
+            self.kind[at][np.fromiter((ev in seen for ev in event_s[0]), bool, m)] = -1
         self.n += m
 
     def count(self, kind: int) -> int:
@@ -198,8 +198,7 @@ def _until(users: Names, user: np.ndarray, end: np.ndarray, journalled: np.ndarr
         return {}
     last = np.full(len(users.codes), -np.inf)
     np.maximum.at(last, user[journalled], end[journalled])
-    names_all = list(users.codes)
-    return dict(sorted((names_all[i], round(float(last[i]), 3))
+    return dict(sorted((users.names[i], round(float(last[i]), 3))
                        for i in np.flatnonzero(last > -np.inf)))  # fmt: skip
 
 
