@@ -441,3 +441,42 @@ def test_taste_build_reads_either_store_in_chunks_with_one_listener_per_speaker(
     got = read_inputs([Input(path, "listens", None)])
     assert not got.listens and [len(c) for c in got.stored] == [12]
     assert got.people == ("ana@bedroom", "ana@kitchen")
+
+
+def test_taste_build_db_reads_the_store_as_columns(store_factory, tmp_path, capsys):
+    """``taste build --user ann --posts ARCHIVE --db STORE``: Ann's Mastodon posts and the
+    plays her speaker synced to the ingest store (SQLite or PostgreSQL) make her model; the
+    store's rows are hers by --user, read as columns, and the overlap report counts them."""
+    from device.shared.taste import load_taste
+    from tests.test_taste_imports import ANGRY, HAPPY, SAD
+    from tests.test_taste_people import ann_exports, run
+
+    mastodon, _ = ann_exports(tmp_path)
+    start = 1709251200.0  # 2024-03-01 00:00 UTC, as ann_exports
+    genre = {HAPPY: "pop", SAD: "classical", ANGRY: "rock"}
+    rows = []
+    for d in range(12):
+        for hour, text in ((8, HAPPY), (14, SAD), (20, ANGRY)):
+            t = start + d * 86400 + hour * 3600
+            for k in range(3):
+                i = len(rows)
+                rows.append(row(i, user="ann", track_id=f"{genre[text]}-{k}",
+                                genre=genre[text], mood="unknown", started_at=t + 240 * k + 180,
+                                ended_at=t + 240 * k + 350, position_s=170.0,
+                                duration_s=170.0))  # fmt: skip
+    store = store_factory.open()
+    assert not store.add_batch("kitchen", rows).rejected
+    code, text = run(capsys, "build", "--user", "ann", "--posts", mastodon, "--db",
+                     store_factory.db, "--out", tmp_path / "models")  # fmt: skip
+    assert code == 0, text
+    assert "Moodspeaker ingest store" in text
+    assert "ann: 36 of 36 posts have a listen within 30 minutes" in text
+    model = load_taste(tmp_path / "models")
+    genres = list(model.genres)
+    happy, sad = model.preferences[0, 0], model.preferences[0, 1]
+    assert model.users == ("ann",)
+    assert happy[genres.index("pop")] > happy[genres.index("classical")]
+    assert sad[genres.index("classical")] > sad[genres.index("pop")]
+    code, text = run(capsys, "build", "--user", "ann", "--posts", mastodon, "--db",
+                     tmp_path / "models", "--out", tmp_path / "again")  # fmt: skip
+    assert code == 2 and "not an ingest store" in text

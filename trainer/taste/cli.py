@@ -102,6 +102,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="file, folder, .zip or .tar.gz as downloaded")  # fmt: skip
     b.add_argument("--listens", nargs="+", type=_path_or_url, metavar="INPUT",
                    help="exports, journals, the ingest store (a path, or a postgresql:// URL)")
+    b.add_argument("--db", type=_path_or_url, metavar="PATH|URL",
+                   help="the ingest store (an SQLite file, or postgresql://USER@HOST:PORT/DB),"
+                        " read in chunks straight into columns")  # fmt: skip
     b.add_argument("--user", metavar="NAME", help="every --posts/--listens input is NAME's")
     b.add_argument("--people", type=Path, metavar="TOML",
                    help="a household: each person's posts and listens inputs")  # fmt: skip

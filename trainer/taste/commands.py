@@ -18,6 +18,7 @@ from device.shared.errors import UserError
 from device.shared.genres import GenreMapper
 from device.shared.manifest import ManifestError
 from device.shared.taste import load_taste
+from trainer.sync.store_postgres import redact
 
 from .build import (
     SHIPPED_MODELS,
@@ -32,6 +33,7 @@ from .evaluate import run_evaluation
 from .export import export
 from .importers import (
     Input,
+    is_store,
     read_inputs,
     read_listeners,
     read_people,
@@ -58,8 +60,15 @@ def inputs_from(args: argparse.Namespace) -> list:
     inputs = read_people(args.people) if args.people else []
     inputs += [Input(p, "posts", user) for p in args.posts or []]
     inputs += [Input(p, "listens", user) for p in args.listens or []]
+    db = getattr(args, "db", None)
+    if db is not None:
+        if not is_store(db):
+            raise UserError(f"--db {redact(str(db))}: not an ingest store (no listens table "
+                            "with a device column); give a journal or export to --listens")
+        inputs.append(Input(db, "listens", user))
     if not inputs:
-        raise UserError("nothing to read: give --posts/--listens (with --user NAME) or --people")
+        raise UserError("nothing to read: give --posts/--listens/--db (with --user NAME) or "
+                        "--people")
     return inputs
 
 

@@ -34,8 +34,9 @@ from .sources import LISTEN_KINDS, POST_KINDS, describe, members, sniff
 from .times import parse_time
 
 __all__ = [
-    "Catalog", "ImportReport", "Imported", "Input", "match_key", "parse_time", "read_inputs",
-    "read_listeners", "read_listens", "read_people", "read_posts", "read_track_table",
+    "Catalog", "ImportReport", "Imported", "Input", "is_store", "match_key", "parse_time",
+    "read_inputs", "read_listeners", "read_listens", "read_people", "read_posts",
+    "read_track_table",
 ]  # fmt: skip
 
 
@@ -62,14 +63,14 @@ def read_inputs(
     listeners: dict[str, str] | None = None,
 ) -> Imported:
     """Every input's posts and listens; rows read twice (an archive and its unpacked
-    folder, a journal and the ingest store) count once. Listen stores (``_is_store``) are
+    folder, a journal and the ingest store) count once. Listen stores (``is_store``) are
     read as columns, after the other inputs. ``listeners`` (the people file's):
     whose the ingest store's ``user@device`` listeners are."""
     out = Imported(report=report or ImportReport())
     listen_input = listen_readers.ListenInput(mapper or GenreMapper(), catalog, out.report)
     stores = []
     for item in inputs:
-        if item.role == "listens" and _is_store(item.path):
+        if item.role == "listens" and is_store(item.path):
             stores.append(item)
             continue
         ctx = ReadContext(item.owner, timezone, include_reposts)
@@ -90,7 +91,7 @@ def read_inputs(
     return out
 
 
-def _is_store(path: str | Path) -> bool:
+def is_store(path: str | Path) -> bool:
     """The ingest store: a ``postgresql://`` URL, or an SQLite file given as itself whose
     listens carry the speaker they came from (a speaker's own journal does not)."""
     return is_url(str(path)) or is_listen_store(Path(path))
@@ -103,7 +104,8 @@ def _read_store(item: Input, out: Imported, mapper: GenreMapper,
     src = out.report.source(where, "Moodspeaker ingest store", "listens")
     cols = read_store(item.path, out.names, mapper.map, listeners, owner=item.owner,
                       seen=out.report.seen_events)
-    out.report.duplicates["listens"] += cols.duplicates
+    if cols.duplicates:
+        out.report.duplicates["listens"] += cols.duplicates
     if cols.skipped:
         src.reasons["no end, length, user or track"] += cols.skipped
     if not len(cols):
