@@ -35,7 +35,7 @@ SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 # With relabelling the pipeline takes every post in a language it reads, however unsure:
-# relabelling (preferences.relabel) weighs each post's moods by its probabilities, so an
+# relabelling (relabel.relabel) weighs each post's moods by its probabilities, so an
 # unsure post adds little unless the listening around it sides with one mood. Without it,
 # a post counts from the classifier's own threshold. Both chosen on validation simulations
 # only (users posting SMP2020's eval splits, 200 users, seeds 1-3, `bench/post_mood.py
@@ -52,7 +52,7 @@ class BuildConfig:
     threshold: float = 0.3  # s in equation 6
     neighbours: int = 20
     min_confidence: float | None = None  # None: see post_min_confidence
-    relabel: bool = True  # weigh each post's moods by its probabilities (preferences.relabel)
+    relabel: bool = True  # weigh each post's moods by its probabilities (relabel.relabel)
     anchor: np.ndarray | None = None  # (E, G) prior to shrink toward (the shipped one)
     sample: int = 12  # posts per person shown with their mood in the report
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)

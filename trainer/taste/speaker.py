@@ -16,7 +16,7 @@ as a mood switch.
 
 The camera errs. With the FER model's confusion matrix (``P(seen | true)``, measured on its
 validation split and shipped in the manifest) each listen's evidence is spread over the
-moods it may truly have been in, as ``preferences.relabel`` does for posts: a per-person
+moods it may truly have been in, as ``relabel.relabel`` does for posts: a per-person
 latent-class model fitted by EM, where each person has a mood mix and a completion rate per
 (true mood, genre), shrunk toward their mood-blind rate for the genre. The camera's
 confidence sharpens the matrix's column (``likelihood``); an override (1.0) is certain.
