@@ -169,3 +169,8 @@ def test_names_code_in_order_of_first_sight():
     assert names.codes == {"u0": 0, "u1": 1, "u2": 2}
     assert names.code(["z", "u1", "y", "z"]).tolist() == [3, 1, 4, 3]
     assert names.names == ["u0", "u1", "u2", "z", "y"] and names.name(4) == "y"
+
+
+def test_runs_of_equal_values():
+    assert list(columns.runs(np.array([], dtype=np.int32))) == []
+    assert list(columns.runs(np.array([3, 3, 5, 7, 7, 7]))) == [(0, 2), (2, 3), (3, 6)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -374,7 +373,7 @@ def overlaps(posts: list[Post], results: list[MoodResult], listens: list[Listen]
         assert names is not None, "stored columns come with their names"
         order = np.argsort(cols.user, kind="stable")
         user, start, streamed = cols.user[order], cols.started_at[order], cols.streamed[order]
-        for a, z in pairwise(np.flatnonzero(np.r_[True, user[1:] != user[:-1], True])):
+        for a, z in columns.runs(user):
             person = names.name(int(user[a]))
             if person in starts:
                 starts[person] += start[a:z][streamed[a:z]].tolist()

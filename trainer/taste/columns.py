@@ -187,6 +187,13 @@ def from_records(posts: list[MoodPost], listens: list[Listen], users: tuple[str,
     return post_cols, listen_cols
 
 
+def runs(values: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of equal values in ``values`` (sorted; empty: none)."""
+    if len(values):
+        edges = np.flatnonzero(np.r_[True, values[1:] != values[:-1], True])
+        yield from pairwise(edges.tolist())
+
+
 def with_stored(base: ListenColumns, stored: Sequence[ListenColumns], names: Names,
                 users: tuple[str, ...]) -> ListenColumns:  # fmt: skip
     """``base`` (``from_records``: coded against ``users``, then ``base.others``) and the

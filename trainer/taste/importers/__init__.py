@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from device.shared.genres import GenreMapper
 from trainer.sync.store import is_url
 from trainer.sync.store_postgres import redact
 
-from ..columns import ListenColumns, Names
+from ..columns import ListenColumns, Names, runs
 from ..records import ImportReport, Listen, Post, SourceReport
 from ..store_columns import is_listen_store, read_store
 from . import listens as listen_readers
@@ -108,12 +107,9 @@ def _read_store(item: Input, out: Imported, mapper: GenreMapper,
         out.report.duplicates["listens"] += cols.duplicates
     if cols.skipped:
         src.reasons["no end, length, user or track"] += cols.skipped
-    if not len(cols):
-        return cols
     order = np.lexsort((cols.started_at, cols.user))
     user, start = cols.user[order], cols.started_at[order]
-    edges = np.flatnonzero(np.r_[True, user[1:] != user[:-1], True])
-    for a, z in pairwise(edges):
+    for a, z in runs(user):
         person = out.names.name(int(user[a]))
         src.read[person] += int(z - a)
         src.spans[person] = (float(start[a]), float(start[z - 1]))
