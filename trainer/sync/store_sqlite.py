@@ -130,9 +130,16 @@ class SqliteScan:
             raise StoreError(f"{path}: listen store not found")
         try:
             self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            self.columns()  # not a database: fail here, naming the file
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot read the listens: {exc}") from None
+        try:
+            self.columns()  # not a database, or no listens table: fail here, naming the file
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise StoreError(f"{path}: cannot read the listens: {exc}") from None
+        except StoreError:
+            self.db.close()
+            raise
 
     def columns(self) -> set[str]:
         names = {r[1] for r in self.db.execute("PRAGMA table_info(listens)")}
