@@ -6,7 +6,8 @@ its session without subscribing again.
 Mosquitto 2.0.11 (Debian's) keeps a plain subscription but not a shared one
 (``$share/g/t``): after a restart, what is published before the ingest workers reconnect
 and subscribe again reaches nobody, and the speakers resend it on their acknowledgement
-timeout (docs/fleet.md, two workers and a broker restart).
+timeout (docs/fleet.md, two workers and a broker restart). It also keeps giving a gone
+worker's session its share of a shared subscription: those wait until it reconnects.
 
     .venv/bin/python -m bench.shared_restart
 """
@@ -63,12 +64,40 @@ def delivered(topic: str, restart: bool) -> int:
     return len(got)
 
 
+def shared_with_one_away(n: int = 10) -> int:
+    """Two workers on ``$share/g/t``, one gone (its session kept): of ``n`` messages, how
+    many reach the one still connected."""
+    broker = Broker(Path(tempfile.mkdtemp(prefix="moodspeaker-shared-")) / "broker")
+    broker.start()
+    got: list[bytes] = []
+    try:
+        away = _client("away", broker.port)
+        away.subscribe("$share/g/t", 1)
+        here = _client("here", broker.port, got)
+        here.subscribe("$share/g/t", 1)
+        time.sleep(0.3)
+        away.disconnect()
+        away.loop_stop()
+        pub = _client("pub", broker.port)
+        for i in range(n):
+            pub.publish("t", str(i).encode(), qos=1).wait_for_publish(3)
+        time.sleep(1.0)
+        for c in (pub, here):
+            c.loop_stop()
+            c.disconnect()
+    finally:
+        broker.stop()
+    return len(got)
+
+
 def main() -> int:
     print("| subscription | broker restarted while away | delivered after reconnecting |")
     print("|---|---|---|")
     for restart in (False, True):
         for topic in ("t", "$share/g/t"):
             print(f"| `{topic}` | {'yes' if restart else 'no'} | {delivered(topic, restart)} |")
+    print(f"\nshared by two, one away (session kept): {shared_with_one_away()} of 10 reach the"
+          " one connected")
     return 0
 
 
