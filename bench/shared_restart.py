@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -38,17 +40,30 @@ def _client(client_id: str, port: int, got: list[bytes] | None = None) -> mqtt.C
     return c
 
 
-def delivered(topic: str, restart: bool) -> int:
-    """Messages the subscriber to ``topic`` gets after reconnecting (0 or 1)."""
+def _close(*clients: mqtt.Client) -> None:
+    for c in clients:
+        c.loop_stop()
+        c.disconnect()
+
+
+@contextmanager
+def _broker() -> Iterator[Broker]:
     broker = Broker(Path(tempfile.mkdtemp(prefix="moodspeaker-shared-")) / "broker")
     broker.start()
-    got: list[bytes] = []
     try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def delivered(topic: str, restart: bool) -> int:
+    """Messages the subscriber to ``topic`` gets after reconnecting (0 or 1)."""
+    got: list[bytes] = []
+    with _broker() as broker:
         sub = _client("sub", broker.port, got)
         sub.subscribe(topic, 1)
         time.sleep(0.3)
-        sub.disconnect()
-        sub.loop_stop()
+        _close(sub)
         if restart:
             broker.stop()
             broker.start()
@@ -56,37 +71,26 @@ def delivered(topic: str, restart: bool) -> int:
         pub.publish("t", b"hello", qos=1).wait_for_publish(3)
         again = _client("sub", broker.port, got)
         time.sleep(1.0)
-        for c in (pub, again):
-            c.loop_stop()
-            c.disconnect()
-    finally:
-        broker.stop()
+        _close(pub, again)
     return len(got)
 
 
 def shared_with_one_away(n: int = 10) -> int:
     """Two workers on ``$share/g/t``, one gone (its session kept): of ``n`` messages, how
     many reach the one still connected."""
-    broker = Broker(Path(tempfile.mkdtemp(prefix="moodspeaker-shared-")) / "broker")
-    broker.start()
     got: list[bytes] = []
-    try:
+    with _broker() as broker:
         away = _client("away", broker.port)
         away.subscribe("$share/g/t", 1)
         here = _client("here", broker.port, got)
         here.subscribe("$share/g/t", 1)
         time.sleep(0.3)
-        away.disconnect()
-        away.loop_stop()
+        _close(away)
         pub = _client("pub", broker.port)
         for i in range(n):
             pub.publish("t", str(i).encode(), qos=1).wait_for_publish(3)
         time.sleep(1.0)
-        for c in (pub, here):
-            c.loop_stop()
-            c.disconnect()
-    finally:
-        broker.stop()
+        _close(pub, here)
     return len(got)
 
 

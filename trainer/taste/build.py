@@ -125,7 +125,7 @@ def build_artifact(
     names = names or columns.Names()
     if users is None:
         users = tuple(sorted({x.user for x in listens} | {p.user for p in mood_posts}
-                             | {names.name(int(u)) for c in stored for u in np.unique(c.user)}))
+                             | columns.people_of(stored, names)))
     if columnar:
         post_cols, listen_cols = columns.from_records(mood_posts, listens, users)
         listen_cols = columns.with_stored(listen_cols, stored, names, users)

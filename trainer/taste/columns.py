@@ -187,6 +187,11 @@ def from_records(posts: list[MoodPost], listens: list[Listen], users: tuple[str,
     return post_cols, listen_cols
 
 
+def people_of(stored: Sequence[ListenColumns], names: Names) -> set[str]:
+    """Everyone with a row in ``stored`` (columns coded with ``names``)."""
+    return {names.name(int(u)) for c in stored for u in np.unique(c.user)}
+
+
 def runs(values: np.ndarray) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of equal values in ``values`` (sorted; empty: none)."""
     if len(values):

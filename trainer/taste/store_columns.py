@@ -16,7 +16,6 @@ inputs (80M ids would not fit): the rows whose ids a journal read before gave
 from __future__ import annotations
 
 import gc
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 from device.shared.genres import GENRES
 from device.shared.moods import MOODS
 from trainer.sync.store import ListenScan, StoreError, open_scan
+from trainer.sync.store_sqlite import SqliteScan
 
 from .columns import ListenColumns, Names, genre_codes
 from .records import Listen, listener
@@ -39,20 +39,17 @@ _SEP = "\x1f"
 
 def is_listen_store(path: Path) -> bool:
     """An SQLite file whose table ``listens`` has a ``device`` column: the ingest store (a
-    speaker's own journal has none)."""
+    speaker's own journal has none; anything else, the importer names what it is)."""
     if not path.is_file():
         return False
     try:
-        with path.open("rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                return False
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return "device" in {r[1] for r in db.execute("PRAGMA table_info(listens)")}
-        finally:
-            db.close()
-    except (OSError, sqlite3.Error):
-        return False  # the importer names what is wrong with it
+        scan = SqliteScan(path)
+    except StoreError:
+        return False
+    try:
+        return "device" in scan.columns()
+    finally:
+        scan.close()
 
 
 def read_store(db: str | Path, users: Names, mapper: Callable[[str | None], str | None] | None

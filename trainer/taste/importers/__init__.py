@@ -21,7 +21,7 @@ from device.shared.genres import GenreMapper
 from trainer.sync.store import is_url
 from trainer.sync.store_postgres import redact
 
-from ..columns import ListenColumns, Names, runs
+from ..columns import ListenColumns, Names, people_of, runs
 from ..records import ImportReport, Listen, Post, SourceReport
 from ..store_columns import is_listen_store, read_store
 from . import listens as listen_readers
@@ -84,9 +84,8 @@ def read_inputs(
                           out.report, "listens")  # fmt: skip
     out.report.rows["posts"] += len(out.posts)
     out.report.rows["listens"] += len(out.listens) + sum(len(c) for c in out.stored)
-    stored_people = {out.names.name(int(u)) for c in out.stored for u in np.unique(c.user)}
     out.people = tuple(sorted({p.user for p in out.posts} | {x.user for x in out.listens}
-                              | stored_people))  # fmt: skip
+                              | people_of(out.stored, out.names)))  # fmt: skip
     return out
 
 
